@@ -1,0 +1,95 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "artifact/repository.h"
+#include "base/metrics.h"
+#include "cli/common.h"
+#include "gateway/http_server.h"
+#include "gateway/search_service.h"
+#include "serving/shard_manager.h"
+#include "spdlog/spdlog.h"
+
+namespace photosearch {
+
+int RunServe(const ServeFlags& flags) {
+  // SIGINT/SIGTERM are taken by one thread (below) that stops the server; block
+  // them before any other thread starts so that none of those receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = OpenStore(flags.repo);
+  if (!store.ok()) return Fail("serve", store.status());
+  Repository repository(std::move(*store));
+  DecodeLimits limits;
+  limits.max_bytes = flags.max_body_bytes;
+  limits.max_pixels = flags.max_pixels;
+  auto embedder = LoadModel(flags.model, limits, /*default_replicas=*/1);
+  if (!embedder.ok()) return Fail("serve", embedder.status());
+  const ModelManifest& model = (*embedder)->manifest();
+
+  std::error_code ec;
+  std::string scratch =
+      (std::filesystem::temp_directory_path() / "photosearch-cache").string();
+  ShardManager shards(&repository, model.id, model.dimension, scratch);
+  (void)shards.Refresh();  // errors are logged; a bad version never stops the server
+  if (shards.Snapshot().empty()) {
+    std::set<std::string> others;
+    if (auto all = repository.ListArtifacts("shard"); all.ok()) {
+      for (const auto& a : *all) others.insert(a.key.model_id);
+    }
+    spdlog::warn("no shard of model {} in {} yet{}{}; searches answer 503 until one is published "
+                 "(photosearch index --photos DIR --repo {})",
+                 model.id, repository.url(), others.empty() ? "" : "; it holds shards of ",
+                 others.empty() ? "" : *others.begin(), flags.repo);
+  }
+  if (flags.poll_seconds > 0) shards.StartPolling(flags.poll_seconds * 1000);
+
+  MetricsRegistry metrics;
+  Histogram* batch_sizes = metrics.GetHistogram(
+      "photosearch_embed_batch_size", "Photos per forward pass", {},
+      {1, 2, 4, 8, 16, 32, 64});
+  Histogram* forward_seconds = metrics.GetHistogram("photosearch_stage_duration_seconds",
+                                                    "Time per query stage", {{"stage", "forward"}});
+  (*embedder)->batcher().set_batch_observer([=](int n, double ms) {
+    batch_sizes->Observe(n);
+    forward_seconds->Observe(ms / 1000);
+  });
+  SearchService service(embedder->get(), &shards, &metrics);
+  HttpServerOptions options;
+  options.host = flags.host;
+  options.port = flags.port;
+  options.photos_dir = flags.photos;
+  options.max_body_bytes = flags.max_body_bytes + (1 << 20);  // multipart framing
+  HttpServer server(&service, &shards, &metrics, options);
+  auto port = server.Bind();
+  if (!port.ok()) return Fail("serve", port.status());
+
+  std::thread signal_waiter([&server, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received {}, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+    server.Stop();
+  });
+  int64_t items = 0;
+  for (const auto& s : shards.Snapshot()) items += s->manifest.item_count;
+  std::printf("photosearch serve: model %s, %zu shard(s), %lld items from %s\n", model.id.c_str(),
+              shards.Snapshot().size(), static_cast<long long>(items), repository.url().c_str());
+  std::printf("photosearch serve: listening on http://%s:%d\n", flags.host.c_str(), *port);
+  std::fflush(stdout);
+  absl::Status served = server.Serve();
+  // Wake the signal thread if Serve ended for another reason.
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  if (!served.ok()) return Fail("serve", served);
+  return 0;
+}
+
+}  // namespace photosearch

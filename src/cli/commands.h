@@ -1,0 +1,54 @@
+// The subcommands of the photosearch binary. main() parses flags into these
+// structs and calls one Run* function; each returns the process exit code.
+#pragma once
+
+#include <string>
+
+namespace photosearch {
+
+// Options every command that embeds photos shares.
+struct ModelFlags {
+  std::string model;     // path to model.json (or its folder)
+  int replicas = 0;      // model replicas; 0 = the command's default
+  int threads = 0;       // intra-op threads per replica; 0 = cores / replicas
+  int max_batch = 0;     // largest forward-pass batch; 0 = calibrated at start
+};
+
+struct IndexFlags {
+  ModelFlags model;
+  std::string photos;
+  std::string repo;
+  std::string index = "auto";
+  int decode_threads = 0;
+  std::string work_dir;
+};
+
+struct SearchFlags {
+  ModelFlags model;
+  std::string repo;
+  std::string image;
+  int k = 10;
+  int ef = 0;
+  bool json = false;
+};
+
+struct ServeFlags {
+  ModelFlags model;
+  std::string repo;
+  std::string photos;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int poll_seconds = 10;
+  uint64_t max_body_bytes = 20ull << 20;
+  int64_t max_pixels = 50'000'000;
+};
+
+// The model used when --model is not given: $PHOTOSEARCH_MODEL, else the
+// bundled models/mobilenetv2/model.json.
+std::string DefaultModelPath();
+
+int RunIndex(const IndexFlags& flags);
+int RunSearch(const SearchFlags& flags);
+int RunServe(const ServeFlags& flags);
+
+}  // namespace photosearch

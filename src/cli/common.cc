@@ -1,0 +1,42 @@
+#include "cli/common.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+namespace photosearch {
+
+std::string DefaultModelPath() {
+  if (const char* env = std::getenv("PHOTOSEARCH_MODEL"); env && *env) return env;
+  return PHOTOSEARCH_DEFAULT_MODEL;  // the source tree's models/, set by CMake
+}
+
+int Fail(const std::string& command, const absl::Status& status) {
+  std::string message(status.message());
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  std::cerr << "photosearch " << command << ": " << message << std::endl;
+  return 1;
+}
+
+absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags,
+                                                         const DecodeLimits& limits,
+                                                         int default_replicas) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  PhotoEmbedderOptions options;
+  options.replicas = flags.replicas > 0 ? flags.replicas
+                     : default_replicas > 0 ? default_replicas
+                                            : cores;
+  options.embedder.threads = flags.threads > 0 ? flags.threads : std::max(1, cores / options.replicas);
+  if (flags.max_batch > 0) {
+    options.embedder.warmup_batch_sizes = {1, flags.max_batch};
+    options.batching.max_batch = flags.max_batch;
+  } else {
+    options.embedder.calibrate_max_batch = 32;
+  }
+  options.limits = limits;
+  return PhotoEmbedder::Load(flags.model, options);
+}
+
+}  // namespace photosearch

@@ -1,0 +1,22 @@
+// Helpers shared by the subcommands.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cli/commands.h"
+#include "model/photo_embedder.h"
+
+namespace photosearch {
+
+// Prints "photosearch <command>: <message>" as one line on stderr; returns 1.
+int Fail(const std::string& command, const absl::Status& status);
+
+// Loads the model named by the flags, with the given decode limits.
+// `default_replicas` applies when --replicas is 0 (0 here: one per core).
+absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags,
+                                                         const DecodeLimits& limits,
+                                                         int default_replicas);
+
+}  // namespace photosearch

@@ -1,0 +1,114 @@
+// photosearch: search by photo. main() only parses flags and dispatches.
+#include <cstdlib>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "base/logging.h"
+#include "cli/commands.h"
+
+namespace {
+
+void AddModelFlags(CLI::App* cmd, photosearch::ModelFlags* flags) {
+  flags->model = photosearch::DefaultModelPath();
+  cmd->add_option("--model", flags->model,
+                  "model manifest (model.json or its folder); $PHOTOSEARCH_MODEL overrides the default")
+      ->capture_default_str();
+  cmd->add_option("--replicas", flags->replicas,
+                  "model replicas running forward passes in parallel (0 = 1 for serve and search, "
+                  "one per core for index)")
+      ->check(CLI::Range(0, 64));
+  cmd->add_option("--threads", flags->threads,
+                  "inference threads per replica (0 = cores / replicas)")
+      ->check(CLI::Range(0, 256));
+  cmd->add_option("--max-batch", flags->max_batch,
+                  "largest batch of photos per forward pass (0 = the fastest per photo, "
+                  "measured at start)")
+      ->check(CLI::Range(0, 256));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "photosearch: index photos, then find the most similar ones to a photo.\n\n"
+      "  photosearch index  --photos DIR --repo REPO     embed every photo, publish a shard\n"
+      "  photosearch search --repo REPO IMAGE            the most similar indexed photos\n"
+      "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+
+  photosearch::IndexFlags index;
+  CLI::App* index_cmd = app.add_subcommand(
+      "index",
+      "Embed every JPEG, PNG and WebP photo under --photos (recursively) and publish them as a\n"
+      "new version of a shard in --repo. Item id = path relative to --photos. Photos that\n"
+      "cannot be read or decoded are listed with the reason and skipped.");
+  AddModelFlags(index_cmd, &index.model);
+  index_cmd->add_option("--photos", index.photos, "folder of photos to index")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  index_cmd->add_option("--repo", index.repo, "artifact repository (a directory; created if missing)")
+      ->required();
+  index_cmd->add_option("--index", index.index,
+                        "auto (exact below 20k photos, HNSW above), faiss:<factory> "
+                        "(faiss:Flat, faiss:IVF1024,PQ32np), or hnsw[:M=16,ef_construction=200,ef_search=64]")
+      ->capture_default_str();
+  index_cmd->add_option("--decode-threads", index.decode_threads,
+                        "threads reading and decoding photos (0 = one per core)")
+      ->check(CLI::Range(0, 64));
+  index_cmd->add_option("--work-dir", index.work_dir,
+                        "where the shard is built before publishing (default: system temp)");
+
+  photosearch::SearchFlags search;
+  CLI::App* search_cmd = app.add_subcommand(
+      "search", "Print the k indexed photos most similar to IMAGE, with scores (cosine similarity).");
+  AddModelFlags(search_cmd, &search.model);
+  search_cmd->add_option("--repo", search.repo, "artifact repository to search")->required();
+  search_cmd->add_option("image", search.image, "query photo (JPEG, PNG or WebP)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  search_cmd->add_option("-k,--k", search.k, "number of results")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  search_cmd->add_option("--ef", search.ef, "HNSW search breadth (0 = the shard's default)")
+      ->check(CLI::Range(0, 4096));
+  search_cmd->add_flag("--json", search.json, "print the response as JSON, as the REST API does");
+
+  photosearch::ServeFlags serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve",
+      "Serve the shards of --repo over HTTP: POST /v1/search (a photo or a vector), the web page\n"
+      "at /, GET /v1/shards, /healthz, /readyz, /metrics. New shard versions published to --repo\n"
+      "are picked up every --poll-seconds without a restart.");
+  AddModelFlags(serve_cmd, &serve.model);
+  serve_cmd->add_option("--repo", serve.repo, "artifact repository to serve")->required();
+  serve_cmd->add_option("--photos", serve.photos,
+                        "folder the photos were indexed from; the web page shows them as thumbnails")
+      ->check(CLI::ExistingDirectory);
+  serve_cmd->add_option("--host", serve.host, "address to listen on")->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve_cmd->add_option("--poll-seconds", serve.poll_seconds,
+                        "how often to look for new shard versions (0 = never)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "largest photo accepted, in bytes")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-pixels", serve.max_pixels, "largest photo accepted, in pixels")
+      ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (auto status = photosearch::InitLogging(log_level); !status.ok()) {
+    std::cerr << "photosearch: " << status.message() << "\n";
+    return 2;
+  }
+  if (*index_cmd) return photosearch::RunIndex(index);
+  if (*search_cmd) return photosearch::RunSearch(search);
+  if (*serve_cmd) return photosearch::RunServe(serve);
+  return 2;
+}

@@ -1,0 +1,380 @@
+#include "gateway/http_server.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/files.h"
+#include "base/stopwatch.h"
+#include "gateway/search_json.h"
+#include "gateway/web_assets.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace photosearch {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kMaxVectorValues = 65536;
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void SendErrorJson(httplib::Response& res, int status, const std::string& code,
+                   const std::string& message) {
+  res.status = status;
+  res.set_content(ErrorJson(code, message), "application/json");
+}
+
+void SendError(httplib::Response& res, const absl::Status& status) {
+  SendErrorJson(res, HttpStatusFor(status), absl::StatusCodeToString(status.code()),
+                std::string(status.message()));
+}
+
+// The route label of a request, from a fixed set (bounded metric cardinality).
+std::string RouteOf(const std::string& path) {
+  static const char* kRoutes[] = {"/v1/search", "/v1/shards", "/healthz", "/readyz", "/metrics"};
+  for (const char* route : kRoutes) {
+    if (path == route) return route;
+  }
+  if (absl::StartsWith(path, "/photos/")) return "/photos";
+  for (const WebAsset& asset : WebAssets()) {
+    if (path == asset.path) return "/web";
+  }
+  return "other";
+}
+
+absl::StatusOr<int> ParseIntParam(const httplib::Request& req, const char* name, int fallback,
+                                  int min, int max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " must be an integer between ", min,
+                                                   " and ", max, ", got '", text.substr(0, 32),
+                                                   "'"));
+  }
+  return value;
+}
+
+std::string MediaType(const httplib::Request& req) {
+  std::string type = req.get_header_value("Content-Type");
+  type = type.substr(0, type.find(';'));
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(type));
+}
+
+// Fills `request` from a JSON body: {"vector": [...], "model": "...", "k": 10}.
+absl::Status ParseJsonQuery(const std::string& body, SearchRequest* request, int max_k) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "body is not valid JSON (NaN and Infinity are not JSON numbers): ", e.what()));
+  }
+  if (!j.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
+  if (!j.contains("vector")) {
+    return absl::InvalidArgumentError("JSON query needs \"vector\": [numbers...]");
+  }
+  const json& vector = j["vector"];
+  if (!vector.is_array() || vector.empty()) {
+    return absl::InvalidArgumentError("\"vector\" must be a non-empty array of numbers");
+  }
+  if (vector.size() > kMaxVectorValues) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"vector\" has ", vector.size(), " values, over the limit of ", kMaxVectorValues));
+  }
+  request->vector.reserve(vector.size());
+  for (const json& v : vector) {
+    // nlohmann parses NaN/Infinity literals as invalid JSON already; a number
+    // too large for float becomes infinity and is refused by the service.
+    if (!v.is_number()) return absl::InvalidArgumentError("\"vector\" must hold only numbers");
+    request->vector.push_back(v.get<float>());
+  }
+  if (j.contains("model")) {
+    if (!j["model"].is_string()) return absl::InvalidArgumentError("\"model\" must be a string");
+    request->model = j["model"].get<std::string>();
+  }
+  if (j.contains("k")) {
+    if (!j["k"].is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat("\"k\" must be an integer between 1 and ", max_k));
+    }
+    int64_t k = j["k"].get<int64_t>();
+    request->k = static_cast<int>(std::clamp<int64_t>(k, -1, int64_t{max_k} + 1));
+  }
+  return absl::OkStatus();
+}
+
+std::string ContentTypeForPhoto(const std::string& path) {
+  std::string ext = absl::AsciiStrToLower(fs::path(path).extension().string());
+  if (ext == ".png") return "image/png";
+  if (ext == ".webp") return "image/webp";
+  return "image/jpeg";
+}
+
+}  // namespace
+
+int HttpStatusFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition: return 400;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted: return 409;
+    case absl::StatusCode::kResourceExhausted: return 413;
+    case absl::StatusCode::kCancelled: return 499;
+    case absl::StatusCode::kUnimplemented: return 501;
+    case absl::StatusCode::kUnavailable: return 503;
+    case absl::StatusCode::kDeadlineExceeded: return 504;
+    default: return 500;
+  }
+}
+
+absl::StatusOr<std::string> ResolvePhotoPath(const std::string& root, const std::string& relative) {
+  auto refuse = [&](const char* why) {
+    return absl::NotFoundError(absl::StrCat("no photo '", relative.substr(0, 200), "': ", why));
+  };
+  if (root.empty()) return refuse("this server has no --photos folder");
+  if (relative.empty() || relative.size() > 1024) return refuse("bad length");
+  if (relative.find('\0') != std::string::npos || relative.find('\\') != std::string::npos ||
+      relative.front() == '/') {
+    return refuse("not a relative path");
+  }
+  for (absl::string_view segment : absl::StrSplit(relative, '/')) {
+    if (segment.empty() || segment == "." || segment == "..") return refuse("not a plain path");
+  }
+  std::string ext = absl::AsciiStrToLower(fs::path(relative).extension().string());
+  if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".webp") {
+    return refuse("not a JPEG, PNG or WebP file name");
+  }
+  std::error_code ec;
+  fs::path canonical_root = fs::canonical(root, ec);
+  if (ec) return refuse("photos folder is missing");
+  fs::path resolved = fs::canonical(canonical_root / relative, ec);
+  if (ec) return refuse("no such file");
+  std::string prefix = canonical_root.string() + "/";
+  if (!absl::StartsWith(resolved.string(), prefix)) return refuse("outside the photos folder");
+  if (!fs::is_regular_file(resolved, ec)) return refuse("not a file");
+  return resolved.string();
+}
+
+struct HttpServer::Impl {
+  SearchService* service;
+  ShardManager* shards;
+  MetricsRegistry* metrics;
+  HttpServerOptions options;
+  httplib::Server server;
+  bool bound = false;
+
+  // Times the handler and records its latency under its route.
+  httplib::Server::Handler Timed(const std::string& route, httplib::Server::Handler handler) {
+    Histogram* latency = metrics->GetHistogram("photosearch_http_request_duration_seconds",
+                                               "HTTP handler time by route", {{"route", route}});
+    return [latency, handler = std::move(handler)](const httplib::Request& req,
+                                                   httplib::Response& res) {
+      Stopwatch watch;
+      handler(req, res);
+      latency->Observe(watch.ElapsedSeconds());
+    };
+  }
+
+  void HandleSearch(const httplib::Request& req, httplib::Response& res) {
+    Stopwatch total;
+    SearchRequest request;
+    const int max_k = service->limits().max_k;
+    auto k = ParseIntParam(req, "k", options.default_k, 1, max_k);
+    if (!k.ok()) return SendError(res, k.status());
+    request.k = *k;
+    auto ef = ParseIntParam(req, "ef", 0, 1, service->limits().max_ef_search);
+    if (!ef.ok()) return SendError(res, ef.status());
+    request.params.ef_search = *ef;
+
+    const std::string type = MediaType(req);
+    if (type == "multipart/form-data") {
+      if (!req.has_file("image")) {
+        return SendError(res, absl::InvalidArgumentError(
+                                  "multipart body needs a file field named \"image\""));
+      }
+      request.image = req.get_file_value("image").content;
+      if (request.image.empty()) {
+        return SendError(res, absl::InvalidArgumentError("empty image: the \"image\" field has no bytes"));
+      }
+    } else if (type == "application/json") {
+      if (absl::Status s = ParseJsonQuery(req.body, &request, max_k); !s.ok()) {
+        return SendError(res, s);
+      }
+    } else if (type == "image/jpeg" || type == "image/png" || type == "image/webp" ||
+               type == "application/octet-stream") {
+      if (req.body.empty()) {
+        return SendError(res, absl::InvalidArgumentError("empty image: the body has no bytes"));
+      }
+      request.image = req.body;
+    } else {
+      return SendErrorJson(res, 415, "UNSUPPORTED_MEDIA_TYPE",
+                           absl::StrCat("Content-Type '", type.substr(0, 100),
+                                        "' is not image/jpeg, image/png, image/webp, "
+                                        "multipart/form-data or application/json"));
+    }
+    auto response = service->Search(request);
+    if (!response.ok()) return SendError(res, response.status());
+    res.status = 200;
+    res.set_content(SearchResponseJson(*response, !options.photos_dir.empty(), total.ElapsedMs()),
+                    "application/json");
+  }
+
+  void HandleShards(const httplib::Request&, httplib::Response& res) {
+    json shards_json = json::array();
+    int64_t items = 0;
+    for (const ShardHandle& s : shards->Snapshot()) {
+      items += s->manifest.item_count;
+      shards_json.push_back({{"name", s->name()},
+                             {"model", s->manifest.model_id},
+                             {"window", s->manifest.window},
+                             {"partition", s->manifest.partition},
+                             {"partitions", s->manifest.partitions},
+                             {"version", s->manifest.version},
+                             {"items", s->manifest.item_count},
+                             {"index", s->manifest.index},
+                             {"created_at", s->manifest.created_at},
+                             {"loaded_at", s->loaded_at}});
+    }
+    SendJson(res, 200,
+             {{"model", service->model().id},
+              {"dimension", service->model().dimension},
+              {"items", items},
+              {"shards", std::move(shards_json)},
+              {"errors", shards->LastErrors()}});
+  }
+
+  void HandlePhoto(const httplib::Request& req, httplib::Response& res) {
+    auto path = ResolvePhotoPath(options.photos_dir, req.matches[1].str());
+    if (!path.ok()) return SendError(res, path.status());
+    auto bytes = ReadFile(*path, 64ull << 20);
+    if (!bytes.ok()) return SendError(res, bytes.status());
+    res.set_header("Cache-Control", "public, max-age=3600");
+    res.set_content(std::move(*bytes), ContentTypeForPhoto(*path).c_str());
+  }
+
+  void Install() {
+    server.set_tcp_nodelay(true);  // else every response waits for the peer's delayed ACK
+    server.set_payload_max_length(options.max_body_bytes);
+    server.set_read_timeout(30, 0);
+    server.set_write_timeout(30, 0);
+    server.set_keep_alive_max_count(10000);
+
+    server.Post("/v1/search", Timed("/v1/search", [this](const auto& req, auto& res) {
+                  HandleSearch(req, res);
+                }));
+    server.Get("/v1/shards", Timed("/v1/shards", [this](const auto& req, auto& res) {
+                 HandleShards(req, res);
+               }));
+    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      SendJson(res, 200, {{"status", "ok"}});
+    });
+    server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      size_t served = shards->Snapshot().size();
+      SendJson(res, served ? 200 : 503, {{"ready", served > 0}, {"shards", served}});
+    });
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics->RenderPrometheus(), "text/plain; version=0.0.4");
+    });
+    server.Get("/photos/(.+)", Timed("/photos", [this](const auto& req, auto& res) {
+                 HandlePhoto(req, res);
+               }));
+    for (const WebAsset& asset : WebAssets()) {
+      server.Get(asset.path, [&asset](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(asset.body.data(), asset.body.size(), asset.content_type);
+      });
+    }
+    // Errors httplib answers itself (404 no route, 413 body too large, 400
+    // malformed) get the same JSON shape as ours.
+    server.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      std::string message;
+      switch (res.status) {
+        case 404: message = absl::StrCat("no route ", req.method, " ", req.path.substr(0, 200)); break;
+        case 413:
+          message = absl::StrCat("request body over the limit of ", options.max_body_bytes, " bytes");
+          break;
+        case 405: message = "method not allowed"; break;
+        default: message = absl::StrCat("request refused with HTTP status ", res.status);
+      }
+      std::string code = res.status == 404 ? "NOT_FOUND"
+                         : res.status == 413 ? "RESOURCE_EXHAUSTED"
+                                             : "INVALID_ARGUMENT";
+      SendErrorJson(res, res.status, code, message);
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    server.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown";
+          try {
+            std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          spdlog::error("handler for {} threw: {}", req.path, what);
+          SendError(res, absl::InternalError("internal error"));
+        });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      metrics
+          ->GetCounter("photosearch_http_requests_total", "HTTP requests by route and status",
+                       {{"route", RouteOf(req.path)}, {"code", std::to_string(res.status)}})
+          ->Increment();
+    });
+  }
+};
+
+HttpServer::HttpServer(SearchService* service, ShardManager* shards, MetricsRegistry* metrics,
+                       HttpServerOptions options)
+    : impl_(new Impl{service, shards, metrics, std::move(options), {}, false}) {
+  impl_->Install();
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::StatusOr<int> HttpServer::Bind() {
+  int port = impl_->options.port;
+  if (port == 0) {
+    port = impl_->server.bind_to_any_port(impl_->options.host);
+  } else if (!impl_->server.bind_to_port(impl_->options.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", impl_->options.host, ":",
+                                               impl_->options.port,
+                                               " (in use, or not an address of this machine)"));
+  }
+  impl_->bound = true;
+  return port;
+}
+
+absl::Status HttpServer::Serve() {
+  if (!impl_->bound) return absl::FailedPreconditionError("Serve before Bind");
+  if (!impl_->server.listen_after_bind()) {
+    return absl::InternalError("HTTP listener stopped with an error");
+  }
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() { impl_->server.stop(); }
+
+}  // namespace photosearch

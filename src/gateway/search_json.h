@@ -1,0 +1,21 @@
+// The JSON form of a search response, shared by the REST API and
+// `photosearch search --json`.
+#pragma once
+
+#include <string>
+
+#include "gateway/search_service.h"
+
+namespace photosearch {
+
+// {"model":..., "results":[{"item_id","score","shard"[,"image_url"]}],
+//  "shards_searched":n, "partial":false,
+//  "took_ms":{"decode","embed","search","total"}}
+// `image_urls` adds "/photos/<item id, URL-encoded>" per result; `total_ms`
+// replaces the service's total (the edge measures more than the service).
+std::string SearchResponseJson(const SearchResponse& response, bool image_urls, double total_ms);
+
+// {"error":{"code":"INVALID_ARGUMENT","message":"..."}}
+std::string ErrorJson(const std::string& code, const std::string& message);
+
+}  // namespace photosearch

@@ -1,0 +1,74 @@
+// SearchService: a query (photo or vector) -> the k most similar items over
+// every served shard of the model. The domain behind `POST /v1/search` and
+// `photosearch search`; HTTP handlers only parse and map Status to the wire.
+//
+// Thread-safety: Search is thread-safe. Queries from concurrent callers share
+// batched forward passes (PhotoEmbedder).
+// Errors: kInvalidArgument for a bad query (k, vector dimension, NaN, model id,
+// undecodable photo), kResourceExhausted for inputs over a limit, kUnavailable
+// when no shard is loaded yet.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/metrics.h"
+#include "index/vector_index.h"
+#include "model/photo_embedder.h"
+#include "serving/shard_manager.h"
+
+namespace photosearch {
+
+struct SearchRequest {
+  std::string image;          // encoded photo (JPEG, PNG, WebP), or empty
+  std::vector<float> vector;  // or a query vector, e.g. from an edge client
+  std::string model;          // the vector's model id; must be the served model's
+  int k = 10;
+  SearchParams params;
+};
+
+struct SearchResult {
+  std::string item_id;
+  float score = 0;
+  std::string shard;  // LoadedShard::name()
+};
+
+struct SearchResponse {
+  std::string model;
+  std::vector<SearchResult> results;
+  int shards_searched = 0;
+  double decode_ms = 0, embed_ms = 0, search_ms = 0, total_ms = 0;
+};
+
+struct SearchLimits {
+  int max_k = 1000;
+  int max_ef_search = 4096;
+};
+
+class SearchService {
+ public:
+  // REQUIRES: all three outlive the service.
+  SearchService(PhotoEmbedder* embedder, ShardManager* shards, MetricsRegistry* metrics,
+                SearchLimits limits = {});
+
+  absl::StatusOr<SearchResponse> Search(const SearchRequest& request) const;
+
+  const ModelManifest& model() const { return embedder_->manifest(); }
+  const SearchLimits& limits() const { return limits_; }
+
+ private:
+  // Constant after construction.
+  PhotoEmbedder* const embedder_;
+  ShardManager* const shards_;
+  const SearchLimits limits_;
+  Histogram* const decode_seconds_;
+  Histogram* const embed_seconds_;
+  Histogram* const search_seconds_;
+};
+
+// Merges per-shard hit lists into the global top k, one hit per item (its best
+// score), best first; ties broken by item id for a stable order.
+std::vector<SearchResult> MergeTopK(std::vector<std::vector<SearchResult>> per_shard, int k);
+
+}  // namespace photosearch

@@ -1,0 +1,115 @@
+// FAISS adapter. FAISS throws faiss::FaissException; every call is wrapped.
+#include <faiss/Index.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "index/vector_index.h"
+
+namespace photosearch {
+namespace {
+
+// Vectors used to train IVF/PQ/PCA, at most: more costs time, adds little.
+constexpr int64_t kMaxTrainingVectors = 200'000;
+
+class FaissIndex : public VectorIndex {
+ public:
+  FaissIndex(IndexSpec spec, std::unique_ptr<faiss::Index> index)
+      : spec_(std::move(spec)), index_(std::move(index)) {}
+
+  const IndexSpec& spec() const override { return spec_; }
+  int dimension() const override { return static_cast<int>(index_->d); }
+  int64_t size() const override { return index_->ntotal; }
+
+  absl::Status Add(const float* vectors, int64_t n) override {
+    if (n <= 0) return absl::OkStatus();
+    try {
+      if (!index_->is_trained) {
+        int64_t train_n = std::min(n, kMaxTrainingVectors);
+        index_->train(train_n, vectors);
+      }
+      index_->add(n, vectors);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("FAISS ", spec_.factory, " add of ", n, " vectors: ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
+      const float* queries, int64_t nq, int k, const SearchParams& params) const override {
+    if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
+    std::vector<float> scores(static_cast<size_t>(nq) * k);
+    std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq) * k);
+    try {
+      faiss::SearchParametersIVF ivf;
+      const faiss::SearchParameters* search_params = nullptr;
+      if (params.nprobe > 0 && dynamic_cast<const faiss::IndexIVF*>(index_.get())) {
+        ivf.nprobe = static_cast<size_t>(params.nprobe);
+        search_params = &ivf;
+      }
+      index_->search(nq, queries, k, scores.data(), labels.data(), search_params);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("FAISS ", spec_.factory, " search: ", e.what()));
+    }
+    std::vector<std::vector<Neighbor>> out(nq);
+    for (int64_t q = 0; q < nq; ++q) {
+      for (int i = 0; i < k; ++i) {
+        size_t at = static_cast<size_t>(q) * k + i;
+        if (labels[at] < 0) break;  // fewer than k vectors
+        out[q].push_back(Neighbor{labels[at], scores[at]});
+      }
+    }
+    return out;
+  }
+
+  absl::Status Save(const std::string& path) const override {
+    try {
+      faiss::write_index(index_.get(), path.c_str());
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("writing FAISS index ", path, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const IndexSpec spec_;
+  std::unique_ptr<faiss::Index> index_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> CreateFaissIndex(const IndexSpec& spec,
+                                                              int dimension) {
+  try {
+    std::unique_ptr<faiss::Index> index(
+        faiss::index_factory(dimension, spec.factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    return std::unique_ptr<VectorIndex>(new FaissIndex(spec, std::move(index)));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FAISS cannot build '", spec.factory, "': ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec, int dimension,
+                                                            const std::string& path) {
+  try {
+    std::unique_ptr<faiss::Index> index(faiss::read_index(path.c_str()));
+    if (index->d != dimension) {
+      return absl::DataLossError(absl::StrCat("FAISS index ", path, " has dimension ", index->d,
+                                              ", its manifest says ", dimension));
+    }
+    if (index->metric_type != faiss::METRIC_INNER_PRODUCT) {
+      return absl::DataLossError(absl::StrCat("FAISS index ", path, " is not inner-product"));
+    }
+    return std::unique_ptr<VectorIndex>(new FaissIndex(spec, std::move(index)));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("reading FAISS index ", path, ": ", e.what()));
+  }
+}
+
+}  // namespace photosearch

@@ -1,0 +1,189 @@
+#include "pipeline/folder_indexer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "base/files.h"
+#include "base/status_macros.h"
+#include "base/stopwatch.h"
+#include "index/shard.h"
+
+namespace photosearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsPhotoName(const fs::path& path) {
+  std::string ext = absl::AsciiStrToLower(path.extension().string());
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
+}
+
+// Removes a directory tree when it goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(fs::path path) : path_(std::move(path)) {}
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// One photo in flight: the future of its vector, or why it failed.
+struct Slot {
+  std::future<BatchingEmbedder::Result> vector;
+  std::string error;  // set when reading/decoding failed
+  std::atomic<bool> ready{false};
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ListPhotos(const std::string& dir, int64_t* ignored) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("photos folder '", dir, "' does not exist or is not a folder"));
+  }
+  std::vector<std::string> photos;
+  int64_t others = 0;
+  auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path& path = it->path();
+    if (path.filename().string().front() == '.') {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    if (!IsPhotoName(path)) {
+      ++others;
+      continue;
+    }
+    photos.push_back(fs::relative(path, dir, ec).generic_string());
+  }
+  if (ec) return absl::InternalError(absl::StrCat("listing ", dir, ": ", ec.message()));
+  std::sort(photos.begin(), photos.end());
+  if (ignored) *ignored = others;
+  return photos;
+}
+
+absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repository& repository,
+                                              const FolderIndexOptions& options) {
+  Stopwatch watch;
+  FolderIndexResult result;
+  ASSIGN_OR_RETURN(std::vector<std::string> photos,
+                   ListPhotos(options.photos_dir, &result.ignored_files));
+  if (photos.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no JPEG, PNG or WebP files under '", options.photos_dir, "'"));
+  }
+  std::optional<IndexSpec> fixed_spec;
+  if (options.index_spec != "auto") {
+    ASSIGN_OR_RETURN(fixed_spec, ParseIndexSpec(options.index_spec));
+  }
+  const ModelManifest& model = embedder.manifest();
+  const int64_t total = static_cast<int64_t>(photos.size());
+
+  // Decode workers: read + decode + preprocess, then queue for the model.
+  std::vector<Slot> slots(photos.size());
+  std::atomic<int64_t> next{0};
+  int threads = options.decode_threads > 0
+                    ? options.decode_threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto worker = [&] {
+    for (int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
+      Slot& slot = slots[i];
+      fs::path path = fs::path(options.photos_dir) / photos[i];
+      auto bytes = ReadFile(path.string(), embedder.limits().max_bytes);
+      absl::StatusOr<std::vector<float>> input =
+          bytes.ok() ? embedder.Prepare(*bytes) : absl::StatusOr<std::vector<float>>(bytes.status());
+      if (!input.ok()) {
+        slot.error = std::string(input.status().message());
+      } else {
+        slot.vector = embedder.Submit(std::move(*input));  // blocks when the queue is full
+      }
+      slot.ready.store(true, std::memory_order_release);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+
+  // Collect in order, reporting progress about once a second.
+  std::vector<std::string> ids;
+  std::vector<float> vectors;
+  ids.reserve(photos.size());
+  vectors.reserve(photos.size() * model.dimension);
+  IndexProgress progress;
+  progress.total = total;
+  Stopwatch since_report;
+  absl::Status fatal;
+  for (int64_t i = 0; i < total; ++i) {
+    Slot& slot = slots[i];
+    while (!slot.ready.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (slot.error.empty()) {
+      BatchingEmbedder::Result vector = slot.vector.get();
+      if (vector.ok()) {
+        ids.push_back(photos[i]);
+        vectors.insert(vectors.end(), vector->begin(), vector->end());
+      } else if (fatal.ok()) {
+        fatal = vector.status();  // the model failed: not a property of this photo
+      }
+    } else {
+      result.failures.push_back(FailedPhoto{photos[i], slot.error});
+    }
+    progress.done = i + 1;
+    progress.failed = static_cast<int64_t>(result.failures.size());
+    if (options.on_progress && since_report.ElapsedMs() >= 1000) {
+      progress.elapsed_seconds = watch.ElapsedSeconds();
+      options.on_progress(progress);
+      since_report.Reset();
+    }
+  }
+  for (auto& t : pool) t.join();
+  progress.elapsed_seconds = watch.ElapsedSeconds();
+  if (options.on_progress) options.on_progress(progress);
+  if (!fatal.ok()) return Annotate(fatal, "embedding");
+  if (ids.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("none of the ", total, " photos under '",
+                                                   options.photos_dir, "' could be decoded"));
+  }
+
+  // Build the shard and publish it.
+  const int64_t n = static_cast<int64_t>(ids.size());
+  IndexSpec spec = fixed_spec ? *fixed_spec : ChooseIndexSpec(n);
+  ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard, Shard::Create(spec, model.dimension, n));
+  RETURN_IF_ERROR(shard->Add(ids, vectors));
+  fs::path base = options.work_dir.empty() ? fs::temp_directory_path() : fs::path(options.work_dir);
+  TempDir build_dir(base / absl::StrCat("photosearch-build-", ::getpid(), "-",
+                                        std::chrono::steady_clock::now().time_since_epoch().count()));
+  RETURN_IF_ERROR(shard->Save(build_dir.path().string()));
+
+  ArtifactKey key{"shard", model.id, "all", 0, 1};
+  ArtifactManifest manifest;
+  manifest.dimension = model.dimension;
+  manifest.metric = model.metric;
+  manifest.index = spec.ToString();
+  manifest.item_count = n;
+  std::error_code ec;
+  manifest.inputs["source"] = "folder:" + fs::absolute(options.photos_dir, ec).lexically_normal().string();
+  manifest.inputs["photos_found"] = std::to_string(total);
+  manifest.inputs["photos_failed"] = std::to_string(result.failures.size());
+  ASSIGN_OR_RETURN(result.manifest,
+                   repository.Publish(key, std::move(manifest),
+                                      {(build_dir.path() / Shard::IndexFileName(spec)).string(),
+                                       (build_dir.path() / Shard::kIdsFile).string()}));
+  result.indexed = n;
+  result.seconds = watch.ElapsedSeconds();
+  return result;
+}
+
+}  // namespace photosearch

@@ -1,0 +1,90 @@
+// ShardManager: keeps the newest good version of every shard of one model
+// loaded from the artifact repository, and hands out handles to them.
+//
+// Vocabulary after TF Serving: the repository is the version source; Refresh()
+// is the loader (fetch, verify checksums, open, all beside the served version);
+// the swap is one pointer exchange under a mutex; a handle is a shared_ptr, so a
+// request that holds one keeps that version alive across a swap, and the old
+// version is freed when its last request finishes.
+//
+// A newer version that fails to load (corrupt, truncated, wrong dimension) is
+// refused with a logged error and the served version stays; nothing already
+// served is lost.
+//
+// Thread-safety: all methods are thread-safe; Refresh calls are serialised.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "artifact/repository.h"
+#include "index/shard.h"
+
+namespace photosearch {
+
+// One served shard version. Immutable once loaded.
+struct LoadedShard {
+  ArtifactKey key;
+  ArtifactManifest manifest;
+  std::unique_ptr<Shard> shard;
+  std::string loaded_at;  // RFC 3339 UTC
+  // "<window>/part-<p>-of-<P>@v<version>", for responses and logs.
+  std::string name() const;
+};
+
+using ShardHandle = std::shared_ptr<const LoadedShard>;
+
+class ShardManager {
+ public:
+  // REQUIRES: `repository` outlives the manager.
+  ShardManager(Repository* repository, std::string model_id, int dimension,
+               std::string scratch_dir);
+  ~ShardManager();
+
+  // Loads what is new in the repository; returns the first error met (after
+  // trying everything). Shards whose artifact disappeared are unloaded.
+  absl::Status Refresh();
+
+  // Calls Refresh every `interval_ms` on a background thread until destroyed.
+  void StartPolling(int interval_ms);
+
+  // The shards served now.
+  std::vector<ShardHandle> Snapshot() const;
+
+  // Errors of the last Refresh, one line per artifact (empty when all loaded).
+  std::vector<std::string> LastErrors() const;
+
+  const std::string& model_id() const { return model_id_; }
+
+ private:
+  absl::StatusOr<ShardHandle> Load(const ArtifactKey& key, int64_t version);
+
+  // Constant after construction.
+  Repository* const repository_;
+  const std::string model_id_;
+  const int dimension_;
+  const std::string scratch_dir_;
+
+  std::mutex refresh_mu_;  // serialises Refresh
+  // Versions that failed to load, with why: not fetched again.
+  std::map<std::string, std::string> refused_ ABSL_GUARDED_BY(refresh_mu_);
+
+  mutable std::mutex mu_;
+  std::map<std::string, ShardHandle> served_ ABSL_GUARDED_BY(mu_);  // by key prefix
+  std::vector<std::string> last_errors_ ABSL_GUARDED_BY(mu_);
+
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stopping_ ABSL_GUARDED_BY(poll_mu_) = false;
+  std::thread poller_;
+};
+
+}  // namespace photosearch
