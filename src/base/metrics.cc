@@ -1,10 +1,10 @@
 #include "base/metrics.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 
 namespace photosearch {
 namespace {
@@ -45,7 +45,9 @@ std::string RenderLabels(const MetricLabels& labels, const std::string& extra = 
 std::string FormatValue(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
-  return absl::StrFormat("%.17g", v);
+  char buffer[32];
+  char* end = std::to_chars(buffer, buffer + sizeof(buffer), v).ptr;  // shortest round-trip form
+  return std::string(buffer, end);
 }
 
 void AtomicAdd(std::atomic<double>& target, double by) {

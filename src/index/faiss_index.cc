@@ -1,5 +1,6 @@
 // FAISS adapter. FAISS throws faiss::FaissException; every call is wrapped.
 #include <faiss/Index.h>
+#include <faiss/IVFlib.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
@@ -15,6 +16,7 @@ namespace {
 
 // Vectors used to train IVF/PQ/PCA, at most: more costs time, adds little.
 constexpr int64_t kMaxTrainingVectors = 200'000;
+constexpr size_t kDefaultNprobe = 16;
 
 class FaissIndex : public VectorIndex {
  public:
@@ -48,7 +50,7 @@ class FaissIndex : public VectorIndex {
     try {
       faiss::SearchParametersIVF ivf;
       const faiss::SearchParameters* search_params = nullptr;
-      if (params.nprobe > 0 && dynamic_cast<const faiss::IndexIVF*>(index_.get())) {
+      if (params.nprobe > 0 && faiss::ivflib::try_extract_index_ivf(index_.get())) {
         ivf.nprobe = static_cast<size_t>(params.nprobe);
         search_params = &ivf;
       }
@@ -88,6 +90,11 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> CreateFaissIndex(const IndexSpec& s
   try {
     std::unique_ptr<faiss::Index> index(
         faiss::index_factory(dimension, spec.factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    // FAISS probes one inverted list by default, which finds about half of the
+    // true neighbours; probe more (saved with the index; SearchParams overrides).
+    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index.get())) {
+      ivf->nprobe = std::min<size_t>(ivf->nlist, kDefaultNprobe);
+    }
     return std::unique_ptr<VectorIndex>(new FaissIndex(spec, std::move(index)));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(

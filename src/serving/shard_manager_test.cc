@@ -1,0 +1,122 @@
+#include "serving/shard_manager.h"
+
+#include <filesystem>
+
+#include "base/files.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "support/test_env.h"
+
+namespace photosearch {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kDim = 4;
+
+class ShardManagerTest : public ::testing::Test {
+ protected:
+  ShardManagerTest() : repo_(NewLocalStore(root_.path())) {}
+
+  // Publishes a Flat shard holding `ids`, item i at the i-th unit axis (mod kDim).
+  int64_t Publish(const std::vector<std::string>& ids, int dim = kDim) {
+    auto shard = Shard::Create(*ParseIndexSpec("faiss:Flat"), dim);
+    std::vector<float> vectors(ids.size() * dim, 0.f);
+    for (size_t i = 0; i < ids.size(); ++i) vectors[i * dim + i % dim] = 1.f;
+    EXPECT_TRUE((*shard)->Add(ids, vectors).ok());
+    testing::ScratchDir build;
+    EXPECT_TRUE((*shard)->Save(build.path()).ok());
+    ArtifactManifest m;
+    m.dimension = dim;
+    m.index = "faiss:Flat";
+    m.item_count = static_cast<int64_t>(ids.size());
+    auto published = repo_.Publish(key_, m, {build / "index.faiss", build / "ids.bin"});
+    EXPECT_TRUE(published.ok()) << published.status();
+    return published->version;
+  }
+
+  std::string VersionDir(int64_t v) {
+    return root_ / ("shards/m@1/all/part-0-of-1/" + std::to_string(v));
+  }
+
+  testing::ScratchDir root_;
+  testing::ScratchDir scratch_;
+  Repository repo_;
+  ArtifactKey key_{"shard", "m@1", "all", 0, 1};
+};
+
+TEST_F(ShardManagerTest, SwapsVersionsWhileOldHandlesStayUsable) {
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path());
+  ASSERT_TRUE(manager.Refresh().ok());
+  EXPECT_TRUE(manager.Snapshot().empty());
+
+  Publish({"a", "b"});
+  ASSERT_TRUE(manager.Refresh().ok());
+  auto v1 = manager.Snapshot();
+  ASSERT_EQ(v1.size(), 1u);
+  EXPECT_EQ(v1[0]->manifest.version, 1);
+  EXPECT_EQ(v1[0]->name(), "all/part-0-of-1@v1");
+
+  Publish({"a", "b", "c"});
+  ASSERT_TRUE(manager.Refresh().ok());
+  auto v2 = manager.Snapshot();
+  EXPECT_EQ(v2[0]->manifest.version, 2);
+  EXPECT_EQ(v2[0]->shard->size(), 3);
+  // A request that took v1 before the swap still searches it.
+  float q[kDim] = {0, 1, 0, 0};
+  auto hits = v1[0]->shard->Search(q, 1, 1);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0][0].item_id, "b");
+  EXPECT_EQ(v1[0]->shard->size(), 2);
+}
+
+TEST_F(ShardManagerTest, ACorruptVersionIsRefusedAndTheServedOneStays) {
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path());
+  Publish({"a"});
+  ASSERT_TRUE(manager.Refresh().ok());
+  int64_t bad = Publish({"a", "b"});
+  ASSERT_TRUE(WriteFileAtomic(VersionDir(bad) + "/index.faiss", "garbage").ok());
+  absl::Status status = manager.Refresh();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("index.faiss"));
+  ASSERT_EQ(manager.Snapshot().size(), 1u);
+  EXPECT_EQ(manager.Snapshot()[0]->manifest.version, 1);
+  ASSERT_EQ(manager.LastErrors().size(), 1u);
+  EXPECT_THAT(manager.LastErrors()[0], HasSubstr("/2"));
+
+  Publish({"a", "b", "c"});  // the next good version is taken
+  manager.Refresh().IgnoreError();
+  EXPECT_EQ(manager.Snapshot()[0]->manifest.version, 3);
+}
+
+TEST_F(ShardManagerTest, AtStartFallsBackToTheNewestGoodVersion) {
+  Publish({"a"});
+  int64_t bad = Publish({"a", "b"});
+  std::filesystem::remove(VersionDir(bad) + "/ids.bin");
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path());
+  EXPECT_FALSE(manager.Refresh().ok());
+  ASSERT_EQ(manager.Snapshot().size(), 1u);
+  EXPECT_EQ(manager.Snapshot()[0]->manifest.version, 1);
+}
+
+TEST_F(ShardManagerTest, RefusesAShardOfAnotherDimension) {
+  Publish({"a"}, /*dim=*/8);
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path());
+  absl::Status status = manager.Refresh();
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()), HasSubstr("dimension 8"));
+  EXPECT_TRUE(manager.Snapshot().empty());
+}
+
+TEST_F(ShardManagerTest, PollingPicksUpNewVersions) {
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path());
+  manager.StartPolling(50);
+  Publish({"a"});
+  for (int i = 0; i < 200 && manager.Snapshot().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(manager.Snapshot().size(), 1u);
+}
+
+}  // namespace
+}  // namespace photosearch
