@@ -4,6 +4,8 @@
 
 #include "artifact/repository.h"
 #include "base/files.h"
+#include "base/status_macros.h"
+#include "image/decode.h"
 #include "base/metrics.h"
 #include "base/stopwatch.h"
 #include "cli/common.h"
@@ -25,6 +27,10 @@ int RunSearch(const SearchFlags& flags) {
   DecodeLimits limits;
   auto image = ReadFile(flags.image, limits.max_bytes);
   if (!image.ok()) return Fail("search", image.status());
+  // Refuse what is not a photo before loading anything.
+  if (auto info = ProbeImage(*image); !info.ok()) {
+    return Fail("search", Annotate(info.status(), flags.image));
+  }
   ModelFlags model_flags = flags.model;
   if (model_flags.max_batch == 0) model_flags.max_batch = 1;  // one photo: nothing to calibrate
   auto embedder = LoadModel(model_flags, limits, /*default_replicas=*/1);

@@ -1,6 +1,8 @@
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -16,14 +18,30 @@
 
 namespace photosearch {
 
+namespace {
+
+// SIGINT/SIGTERM may land on any thread (libraries start threads before main),
+// so the handler only writes the signal number to a pipe; a watcher thread
+// reads it and stops the server outside signal context.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int signal) {
+  unsigned char byte = static_cast<unsigned char>(signal);
+  ssize_t ignored = ::write(g_signal_pipe[1], &byte, 1);  // async-signal-safe
+  (void)ignored;
+}
+
+}  // namespace
+
 int RunServe(const ServeFlags& flags) {
-  // SIGINT/SIGTERM are taken by one thread (below) that stops the server; block
-  // them before any other thread starts so that none of those receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    return Fail("serve", absl::InternalError("cannot create the signal pipe"));
+  }
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
 
   auto store = OpenStore(flags.repo);
   if (!store.ok()) return Fail("serve", store.status());
@@ -72,10 +90,11 @@ int RunServe(const ServeFlags& flags) {
   auto port = server.Bind();
   if (!port.ok()) return Fail("serve", port.status());
 
-  std::thread signal_waiter([&server, signals] {
-    int received = 0;
-    sigwait(&signals, &received);
-    spdlog::info("received {}, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+  std::thread signal_waiter([&server] {
+    unsigned char received = 0;
+    while (::read(g_signal_pipe[0], &received, 1) < 0 && errno == EINTR) {
+    }
+    if (received != 0) spdlog::info("received {}, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
     server.Stop();
   });
   int64_t items = 0;
@@ -85,8 +104,10 @@ int RunServe(const ServeFlags& flags) {
   std::printf("photosearch serve: listening on http://%s:%d\n", flags.host.c_str(), *port);
   std::fflush(stdout);
   absl::Status served = server.Serve();
-  // Wake the signal thread if Serve ended for another reason.
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  // Wake the watcher if Serve ended for another reason (byte 0: no signal).
+  unsigned char zero = 0;
+  ssize_t ignored = ::write(g_signal_pipe[1], &zero, 1);
+  (void)ignored;
   signal_waiter.join();
   if (!served.ok()) return Fail("serve", served);
   return 0;

@@ -102,7 +102,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
       ->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
+    if (!known) {
+      std::cerr << "photosearch: unknown command '" << argv[1]
+                << "' (commands: index, search, serve; see photosearch --help)" << std::endl;
+      return 2;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // One readable line, exit code 2 (usage error).
+    std::cerr << "photosearch: " << e.what() << " (see photosearch --help)" << std::endl;
+    return 2;
+  }
   if (auto status = photosearch::InitLogging(log_level); !status.ok()) {
     std::cerr << "photosearch: " << status.message() << "\n";
     return 2;
