@@ -54,7 +54,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   }
   if (request.params.ef_search < 0 || request.params.ef_search > limits_.max_ef_search) {
     return absl::InvalidArgumentError(
-        absl::StrCat("ef must be between 1 and ", limits_.max_ef_search));
+        absl::StrCat("ef must be between 1 and ", limits_.max_ef_search,
+                     " (or 0 for the index's default), got ", request.params.ef_search));
   }
   const bool has_image = !request.image.empty();
   const bool has_vector = !request.vector.empty();

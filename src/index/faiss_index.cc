@@ -1,6 +1,7 @@
 // FAISS adapter. FAISS throws faiss::FaissException; every call is wrapped.
 #include <faiss/Index.h>
 #include <faiss/IVFlib.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "index/flat_scan.h"
 #include "index/vector_index.h"
 
 namespace photosearch {
@@ -17,11 +19,16 @@ namespace {
 // Vectors used to train IVF/PQ/PCA, at most: more costs time, adds little.
 constexpr int64_t kMaxTrainingVectors = 200'000;
 constexpr size_t kDefaultNprobe = 16;
+// Below this many queries at once an exact index is scanned by FlatTopK (this
+// CPU's vector instructions); from it on FAISS multiplies matrices with BLAS.
+constexpr int64_t kBlasQueries = 20;
 
 class FaissIndex : public VectorIndex {
  public:
   FaissIndex(IndexSpec spec, std::unique_ptr<faiss::Index> index)
-      : spec_(std::move(spec)), index_(std::move(index)) {}
+      : spec_(std::move(spec)),
+        index_(std::move(index)),
+        flat_(dynamic_cast<const faiss::IndexFlat*>(index_.get())) {}
 
   const IndexSpec& spec() const override { return spec_; }
   int dimension() const override { return static_cast<int>(index_->d); }
@@ -46,17 +53,24 @@ class FaissIndex : public VectorIndex {
       const float* queries, int64_t nq, int k, const SearchParams& params) const override {
     if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
     std::vector<float> scores(static_cast<size_t>(nq) * k);
-    std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq) * k);
-    try {
-      faiss::SearchParametersIVF ivf;
-      const faiss::SearchParameters* search_params = nullptr;
-      if (params.nprobe > 0 && faiss::ivflib::try_extract_index_ivf(index_.get())) {
-        ivf.nprobe = static_cast<size_t>(params.nprobe);
-        search_params = &ivf;
+    std::vector<int64_t> labels(static_cast<size_t>(nq) * k);
+    if (flat_ && nq < kBlasQueries) {
+      for (int64_t q = 0; q < nq; ++q) {
+        FlatTopK(flat_->get_xb(), flat_->ntotal, dimension(), queries + q * dimension(), k,
+                 scores.data() + q * k, labels.data() + q * k);
       }
-      index_->search(nq, queries, k, scores.data(), labels.data(), search_params);
-    } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("FAISS ", spec_.factory, " search: ", e.what()));
+    } else {
+      try {
+        faiss::SearchParametersIVF ivf;
+        const faiss::SearchParameters* search_params = nullptr;
+        if (params.nprobe > 0 && faiss::ivflib::try_extract_index_ivf(index_.get())) {
+          ivf.nprobe = static_cast<size_t>(params.nprobe);
+          search_params = &ivf;
+        }
+        index_->search(nq, queries, k, scores.data(), labels.data(), search_params);
+      } catch (const std::exception& e) {
+        return absl::InternalError(absl::StrCat("FAISS ", spec_.factory, " search: ", e.what()));
+      }
     }
     std::vector<std::vector<Neighbor>> out(nq);
     for (int64_t q = 0; q < nq; ++q) {
@@ -81,6 +95,7 @@ class FaissIndex : public VectorIndex {
  private:
   const IndexSpec spec_;
   std::unique_ptr<faiss::Index> index_;
+  const faiss::IndexFlat* const flat_;  // index_ when it is exact, else null
 };
 
 }  // namespace

@@ -136,6 +136,32 @@ TEST(VectorIndex, FewerVectorsThanK) {
   }
 }
 
+// Few queries at once take the vectorised scan (FlatTopK), many take FAISS's
+// BLAS path: both must return the same neighbours with the same scores.
+TEST(VectorIndex, ExactScanAgreesWithFaissBlas) {
+  const int dim = 1280, n = 3000, nq = 40, k = 10;  // dim: the default model's, odd tails too
+  std::vector<float> base = Clustered(n, dim, 30, 11);
+  std::vector<float> queries = Clustered(nq, dim, 30, 12);
+  auto index = CreateIndex(*ParseIndexSpec("faiss:Flat"), dim);
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE((*index)->Add(base.data(), n).ok());
+  auto blas = (*index)->Search(queries.data(), nq, k);  // nq >= 20: BLAS
+  ASSERT_TRUE(blas.ok());
+  for (int q = 0; q < nq; ++q) {
+    auto one = (*index)->Search(queries.data() + q * dim, 1, k);  // the scan
+    ASSERT_TRUE(one.ok());
+    ASSERT_EQ((*one)[0].size(), static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i) {
+      EXPECT_NEAR((*one)[0][i].score, (*blas)[q][i].score, 1e-4) << q << "/" << i;
+      if (i + 1 < k) {
+        EXPECT_GE((*one)[0][i].score, (*one)[0][i + 1].score);
+      }
+    }
+    // Labels agree except where two scores tie within rounding.
+    EXPECT_EQ((*one)[0][0].label, (*blas)[q][0].label) << q;
+  }
+}
+
 TEST(VectorIndex, AdapterErrorsBecomeStatus) {
   EXPECT_EQ(CreateIndex(*ParseIndexSpec("faiss:NoSuchIndex"), 8).status().code(),
             absl::StatusCode::kInvalidArgument);

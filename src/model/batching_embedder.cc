@@ -46,6 +46,10 @@ std::future<BatchingEmbedder::Result> BatchingEmbedder::Submit(std::vector<float
 void BatchingEmbedder::Run(Embedder* embedder) {
   embedder->ConfigureCallingThread();
   const size_t input_size = InputTensorSize(manifest());
+  // This thread's first forward pass starts its OpenMP team; pay for it now,
+  // not in the first request.
+  std::vector<float> zeros(input_size, 0.f);
+  (void)embedder->EmbedBatch(zeros.data(), 1);
   const int dim = embedder->dimension();
   std::vector<Request> batch;
   std::vector<float> buffer;

@@ -8,8 +8,8 @@
 // only its own batch.
 //
 // Thread-safety: Submit and Embed are thread-safe.
-// Ownership: owns the Embedder and the worker thread; the destructor lets the
-// worker finish what is already queued, then joins it.
+// Ownership: owns the replicas and their worker threads; the destructor lets
+// the workers finish what is already queued, then joins them.
 #pragma once
 
 #include <atomic>

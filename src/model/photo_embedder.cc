@@ -1,5 +1,7 @@
 #include "model/photo_embedder.h"
 
+#include <thread>
+
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "image/decode.h"
@@ -12,16 +14,33 @@ absl::StatusOr<std::unique_ptr<PhotoEmbedder>> PhotoEmbedder::Load(
   ASSIGN_OR_RETURN(ModelManifest manifest, LoadModelManifest(manifest_path));
   std::vector<std::unique_ptr<Embedder>> replicas;
   EmbedderOptions embedder_options = options.embedder;
-  for (int i = 0; i < std::max(1, options.replicas); ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Embedder> replica, LoadEmbedder(manifest, embedder_options));
-    if (i == 0 && embedder_options.calibrate_max_batch > 1) {
-      // The replicas are alike: warm them at the sizes the first one chose.
-      embedder_options.calibrate_max_batch = 0;
-      embedder_options.warmup_batch_sizes.clear();
-      for (int b = 1; b <= replica->preferred_batch(); ++b) embedder_options.warmup_batch_sizes.push_back(b);
+  // Load, warm up and calibrate on a thread that then exits. OpenMP (libtorch's
+  // intra-op pool) keeps a team of threads per thread that ran a parallel
+  // region, and once a process has more such threads than cores, libgomp stops
+  // spinning between parallel regions: every layer of every forward pass would
+  // then pay a futex wake-up (measured: +0.6 to 2 ms per query). The team
+  // created here ends with the thread; only the batching workers keep one.
+  absl::Status status;
+  std::thread loader([&] {
+    for (int i = 0; i < std::max(1, options.replicas); ++i) {
+      absl::StatusOr<std::unique_ptr<Embedder>> replica = LoadEmbedder(manifest, embedder_options);
+      if (!replica.ok()) {
+        status = replica.status();
+        return;
+      }
+      if (i == 0 && embedder_options.calibrate_max_batch > 1) {
+        // The replicas are alike: warm them at the sizes the first one chose.
+        embedder_options.calibrate_max_batch = 0;
+        embedder_options.warmup_batch_sizes.clear();
+        for (int b = 1; b <= (*replica)->preferred_batch(); ++b) {
+          embedder_options.warmup_batch_sizes.push_back(b);
+        }
+      }
+      replicas.push_back(std::move(*replica));
     }
-    replicas.push_back(std::move(replica));
-  }
+  });
+  loader.join();
+  RETURN_IF_ERROR(status);
   return std::unique_ptr<PhotoEmbedder>(new PhotoEmbedder(std::move(replicas), options));
 }
 

@@ -15,6 +15,7 @@
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
+#include "pipeline/shard_builder.h"
 
 namespace photosearch {
 namespace {
@@ -26,19 +27,6 @@ bool IsPhotoName(const fs::path& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
 
-// Removes a directory tree when it goes out of scope.
-class TempDir {
- public:
-  explicit TempDir(fs::path path) : path_(std::move(path)) {}
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // One photo in flight: the future of its vector, or why it failed.
 struct Slot {
@@ -86,9 +74,8 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
     return absl::NotFoundError(
         absl::StrCat("no JPEG, PNG or WebP files under '", options.photos_dir, "'"));
   }
-  std::optional<IndexSpec> fixed_spec;
-  if (options.index_spec != "auto") {
-    ASSIGN_OR_RETURN(fixed_spec, ParseIndexSpec(options.index_spec));
+  if (options.index_spec != "auto") {  // a bad spec fails now, not after embedding
+    RETURN_IF_ERROR(ParseIndexSpec(options.index_spec).status());
   }
   const ModelManifest& model = embedder.manifest();
   const int64_t total = static_cast<int64_t>(photos.size());
@@ -159,28 +146,17 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
 
   // Build the shard and publish it.
   const int64_t n = static_cast<int64_t>(ids.size());
-  IndexSpec spec = fixed_spec ? *fixed_spec : ChooseIndexSpec(n);
-  ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard, Shard::Create(spec, model.dimension, n));
-  RETURN_IF_ERROR(shard->Add(ids, vectors));
-  fs::path base = options.work_dir.empty() ? fs::temp_directory_path() : fs::path(options.work_dir);
-  TempDir build_dir(base / absl::StrCat("photosearch-build-", ::getpid(), "-",
-                                        std::chrono::steady_clock::now().time_since_epoch().count()));
-  RETURN_IF_ERROR(shard->Save(build_dir.path().string()));
-
-  ArtifactKey key{"shard", model.id, "all", 0, 1};
-  ArtifactManifest manifest;
-  manifest.dimension = model.dimension;
-  manifest.metric = model.metric;
-  manifest.index = spec.ToString();
-  manifest.item_count = n;
+  ShardBuild build;
+  build.key = ArtifactKey{"shard", model.id, "all", 0, 1};
+  build.dimension = model.dimension;
+  build.metric = model.metric;
+  build.index_spec = options.index_spec;
+  build.work_dir = options.work_dir;
   std::error_code ec;
-  manifest.inputs["source"] = "folder:" + fs::absolute(options.photos_dir, ec).lexically_normal().string();
-  manifest.inputs["photos_found"] = std::to_string(total);
-  manifest.inputs["photos_failed"] = std::to_string(result.failures.size());
-  ASSIGN_OR_RETURN(result.manifest,
-                   repository.Publish(key, std::move(manifest),
-                                      {(build_dir.path() / Shard::IndexFileName(spec)).string(),
-                                       (build_dir.path() / Shard::kIdsFile).string()}));
+  build.inputs["source"] = "folder:" + fs::absolute(options.photos_dir, ec).lexically_normal().string();
+  build.inputs["photos_found"] = std::to_string(total);
+  build.inputs["photos_failed"] = std::to_string(result.failures.size());
+  ASSIGN_OR_RETURN(result.manifest, BuildAndPublishShard(repository, build, ids, vectors));
   result.indexed = n;
   result.seconds = watch.ElapsedSeconds();
   return result;

@@ -30,10 +30,10 @@ std::vector<char*> ArgvOf(const std::vector<std::string>& argv) {
 }  // namespace
 
 std::string AssetsDir() {
-  return EnvOr("PHOTOSEARCH_ASSETS", EnvOr("PHOTOSEARCH_ASSETS_DEFAULT", "../shared/assets"));
+  return EnvOr("PHOTOSEARCH_ASSETS", EnvOr("PHOTOSEARCH_ASSETS_DEFAULT", PS_DEFAULT_ASSETS));
 }
-std::string SourceDir() { return EnvOr("PHOTOSEARCH_SOURCE_DIR", "."); }
-std::string PhotosearchBin() { return EnvOr("PHOTOSEARCH_BIN", "build/photosearch"); }
+std::string SourceDir() { return EnvOr("PHOTOSEARCH_SOURCE_DIR", PS_DEFAULT_SOURCE_DIR); }
+std::string PhotosearchBin() { return EnvOr("PHOTOSEARCH_BIN", PS_DEFAULT_BIN); }
 std::string DefaultModel() { return SourceDir() + "/models/mobilenetv2/model.json"; }
 
 ScratchDir::ScratchDir() {
