@@ -22,8 +22,10 @@ int main(int argc, char** argv) {
   size_t images = 300;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--photos") dir = argv[i + 1];
-    else if (flag == "--images") images = std::strtoul(argv[i + 1], nullptr, 10);
+    if (flag == "--photos")
+      dir = argv[i + 1];
+    else if (flag == "--images")
+      images = std::strtoul(argv[i + 1], nullptr, 10);
   }
   int64_t ignored = 0;
   auto list = ListPhotos(dir, &ignored);
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     for (const auto& image : decoded) (void)Preprocess(image, *m, tensor.data());
   }
-  std::printf("preprocess:             %6.3f ms/photo\n", watch.ElapsedMs() / (rounds * decoded.size()));
+  std::printf("preprocess:             %6.3f ms/photo\n",
+              watch.ElapsedMs() / (rounds * decoded.size()));
   return 0;
 }

@@ -34,12 +34,18 @@ int main(int argc, char** argv) {
   int model_only_images = 512;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--photos") photos = argv[i + 1];
-    else if (flag == "--model") model_path = argv[i + 1];
-    else if (flag == "--batch") batch = std::atoi(argv[i + 1]);
-    else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--replicas") replicas = std::atoi(argv[i + 1]);
-    else if (flag == "--model-only-images") model_only_images = std::atoi(argv[i + 1]);
+    if (flag == "--photos")
+      photos = argv[i + 1];
+    else if (flag == "--model")
+      model_path = argv[i + 1];
+    else if (flag == "--batch")
+      batch = std::atoi(argv[i + 1]);
+    else if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--replicas")
+      replicas = std::atoi(argv[i + 1]);
+    else if (flag == "--model-only-images")
+      model_only_images = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -78,7 +84,8 @@ int main(int argc, char** argv) {
     auto bytes = ReadFile(photos + "/" + (*list)[i]);
     auto input = bytes.ok() ? (*embedder)->Prepare(*bytes) : bytes.status();
     if (!input.ok()) {
-      std::fprintf(stderr, "%s: %s\n", (*list)[i].c_str(), std::string(input.status().message()).c_str());
+      std::fprintf(stderr, "%s: %s\n", (*list)[i].c_str(),
+                   std::string(input.status().message()).c_str());
       return 1;
     }
     std::copy(input->begin(), input->end(), tensors.begin() + InputTensorSize(m) * i);
@@ -123,6 +130,7 @@ int main(int argc, char** argv) {
   std::printf("model only (pre-decoded, %d photos):  %7.1f images/s\n", n, model_rate);
   std::printf("indexing (%lld photos, end to end):   %7.1f images/s\n",
               static_cast<long long>(result->indexed), index_rate);
-  std::printf("ratio indexing / model only:          %7.2f  (target >= 0.90)\n", index_rate / model_rate);
+  std::printf("ratio indexing / model only:          %7.2f  (target >= 0.90)\n",
+              index_rate / model_rate);
   return 0;
 }

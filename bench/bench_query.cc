@@ -52,11 +52,16 @@ int main(int argc, char** argv) {
   int queries = 200, rounds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--photos") photos = argv[i + 1];
-    else if (flag == "--queries") queries = std::atoi(argv[i + 1]);
-    else if (flag == "--rounds") rounds = std::atoi(argv[i + 1]);
-    else if (flag == "--index") index = argv[i + 1];
-    else return Fail("unknown flag " + flag);
+    if (flag == "--photos")
+      photos = argv[i + 1];
+    else if (flag == "--queries")
+      queries = std::atoi(argv[i + 1]);
+    else if (flag == "--rounds")
+      rounds = std::atoi(argv[i + 1]);
+    else if (flag == "--index")
+      index = argv[i + 1];
+    else
+      return Fail("unknown flag " + flag);
   }
   int64_t ignored = 0;
   auto list = ListPhotos(photos, &ignored);
@@ -65,8 +70,8 @@ int main(int argc, char** argv) {
   testing::ScratchDir repo;
   std::string output;
   Stopwatch index_watch;
-  if (testing::RunCommand({testing::PhotosearchBin(), "index", "--photos", photos, "--repo", repo.path(),
-                           "--index", index},
+  if (testing::RunCommand({testing::PhotosearchBin(), "index", "--photos", photos, "--repo",
+                           repo.path(), "--index", index},
                           &output) != 0) {
     return Fail("photosearch index failed: " + output);
   }
@@ -137,7 +142,8 @@ int main(int argc, char** argv) {
       Stopwatch watch;
       testing::HttpReply reply = client.Post("/v1/search?k=10", bytes[q], "image/jpeg");
       http_ms.push_back(watch.ElapsedMs());
-      if (reply.status != 200) return Fail("search: HTTP " + std::to_string(reply.status) + " " + reply.body);
+      if (reply.status != 200)
+        return Fail("search: HTTP " + std::to_string(reply.status) + " " + reply.body);
       nlohmann::json took = nlohmann::json::parse(reply.body)["took_ms"];
       server_decode.push_back(took["decode"]);
       server_embed.push_back(took["embed"]);
@@ -146,12 +152,12 @@ int main(int argc, char** argv) {
   }
   if (!error.empty()) return Fail(error);
   const ModelManifest& m = *manifest;
-  std::printf("model %s, %d queries x %d rounds, index of %zu photos\n", m.id.c_str(), queries, rounds,
-              list->size());
+  std::printf("model %s, %d queries x %d rounds, index of %zu photos\n", m.id.c_str(), queries,
+              rounds, list->size());
   std::printf("model forward, batch 1:    p50 %7.2f ms   p99 %7.2f ms\n", Percentile(model_ms, 0.5),
               Percentile(model_ms, 0.99));
-  std::printf("batching queue + forward:   p50 %7.2f ms   p99 %7.2f ms\n", Percentile(batcher_ms, 0.5),
-              Percentile(batcher_ms, 0.99));
+  std::printf("batching queue + forward:   p50 %7.2f ms   p99 %7.2f ms\n",
+              Percentile(batcher_ms, 0.5), Percentile(batcher_ms, 0.99));
   std::printf("POST /v1/search (photo):   p50 %7.2f ms   p99 %7.2f ms\n", Percentile(http_ms, 0.5),
               Percentile(http_ms, 0.99));
   std::printf("  server stages, p50:      decode %.2f ms, embed %.2f ms, search %.2f ms\n",

@@ -116,7 +116,8 @@ struct RunResult {
 
 // Runs answer(q, &ids) for every query from `clients` threads.
 template <typename Answer>
-RunResult Run(int queries, int clients, const std::vector<std::set<std::string>>& truth, Answer answer) {
+RunResult Run(int queries, int clients, const std::vector<std::set<std::string>>& truth,
+              Answer answer) {
   std::vector<std::vector<std::string>> got(queries);
   std::vector<double> ms(queries);
   std::atomic<int> next{0};
@@ -151,11 +152,16 @@ int main(int argc, char** argv) {
   double target_recall = 0.95;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--items") items = std::atoll(argv[i + 1]);
-    else if (flag == "--queries") queries = std::atoi(argv[i + 1]);
-    else if (flag == "--clients") clients = std::atoi(argv[i + 1]);
-    else if (flag == "--target-recall") target_recall = std::atof(argv[i + 1]);
-    else return Fail("unknown flag " + flag);
+    if (flag == "--items")
+      items = std::atoll(argv[i + 1]);
+    else if (flag == "--queries")
+      queries = std::atoi(argv[i + 1]);
+    else if (flag == "--clients")
+      clients = std::atoi(argv[i + 1]);
+    else if (flag == "--target-recall")
+      target_recall = std::atof(argv[i + 1]);
+    else
+      return Fail("unknown flag " + flag);
   }
   auto model = LoadModelManifest(testing::DefaultModel());
   if (!model.ok()) return Fail(std::string(model.status().message()));
@@ -258,7 +264,9 @@ int main(int argc, char** argv) {
     int port;
     const std::vector<std::string>* bodies;
     const std::string* path;
-    std::shared_ptr<testing::HttpClient> NewClient() { return std::make_shared<testing::HttpClient>(port); }
+    std::shared_ptr<testing::HttpClient> NewClient() {
+      return std::make_shared<testing::HttpClient>(port);
+    }
     bool operator()(const std::shared_ptr<testing::HttpClient>& client, int q,
                     std::vector<std::string>* out) const {
       testing::HttpReply reply = client->Post(*path, (*bodies)[q], "application/json");
@@ -280,7 +288,8 @@ int main(int argc, char** argv) {
                 local.p50_ms, local.recall);
     std::printf("             HTTP API   %8.0f QPS  p50 %6.3f ms  recall@10 %.4f\n", http.qps,
                 http.p50_ms, http.recall);
-    std::printf("             ratio HTTP / in-process QPS %.2f  (target >= 0.50)\n", http.qps / local.qps);
+    std::printf("             ratio HTTP / in-process QPS %.2f  (target >= 0.50)\n",
+                http.qps / local.qps);
   }
   return 0;
 }

@@ -78,7 +78,8 @@ TEST_F(CliTest, IndexSkipsBadFilesThenSearchFindsThePhoto) {
   std::string query = testing::AssetsDir() + kApples + "/Golden-Delicious_005.jpg";
   out = Run({"search", "--repo", repo_.path(), "--k", "3", query}, &code);
   ASSERT_EQ(code, 0) << out;
-  EXPECT_THAT(out, HasSubstr("rank  score    item_id\n1     1.0000   b/c/Golden-Delicious_005.jpg\n"));
+  EXPECT_THAT(out,
+              HasSubstr("rank  score    item_id\n1     1.0000   b/c/Golden-Delicious_005.jpg\n"));
   EXPECT_EQ(CountLines(out, "2 "), 1);
   EXPECT_EQ(CountLines(out, "4 "), 0);
 
@@ -93,7 +94,8 @@ TEST_F(CliTest, IndexSkipsBadFilesThenSearchFindsThePhoto) {
   // The PNG and the WebP are searchable too, and a re-index publishes version 2.
   out = Run({"search", "--repo", repo_.path(), "-k", "1", photos_ / "ten.WEBP"}, &code);
   EXPECT_THAT(out, HasSubstr("ten.WEBP"));
-  out = Run({"index", "--photos", photos_.path(), "--repo", repo_.path(), "--index", "hnsw"}, &code);
+  out =
+      Run({"index", "--photos", photos_.path(), "--repo", repo_.path(), "--index", "hnsw"}, &code);
   ASSERT_EQ(code, 0) << out;
   EXPECT_THAT(out, HasSubstr("version 2 (hnsw:M=16"));
   out = Run({"search", "--repo", repo_.path(), "-k", "1", photos_ / "nine.png"}, &code);
@@ -111,7 +113,9 @@ TEST_F(CliTest, ACorruptShardIsRefusedWithAClearError) {
   ASSERT_TRUE(WriteFileAtomic(ids, flipped).ok());
   std::string out = Run({"search", "--repo", repo_.path(), photos_ / "nine.png"}, &code);
   EXPECT_EQ(code, 1);
-  EXPECT_THAT(out, HasSubstr("photosearch search: refused shards/mobilenetv2-gap1280-fp32@1/all/part-0-of-1/1"));
+  EXPECT_THAT(
+      out,
+      HasSubstr("photosearch search: refused shards/mobilenetv2-gap1280-fp32@1/all/part-0-of-1/1"));
   EXPECT_THAT(out, HasSubstr("is corrupt: ids.bin"));
 }
 
@@ -127,10 +131,14 @@ TEST_F(CliTest, UserErrorsGiveOneLineAndNonZeroExit) {
       {{"search", "--repo", repo_.path(), photos_ / "nine.png"}, 1, "no shard of model"},
       {{"search", "--repo", repo_.path(), photos_ / "fake.jpg"}, 1, "not an image"},
       {{"search", "--repo", repo_.path(), photos_ / "missing.jpg"}, 2, "File does not exist"},
-      {{"index", "--photos", empty.path(), "--repo", repo_.path()}, 1, "no JPEG, PNG or WebP files"},
-      {{"index", "--photos", photos_.path(), "--repo", repo_.path(), "--index", "annoy"}, 1,
+      {{"index", "--photos", empty.path(), "--repo", repo_.path()},
+       1,
+       "no JPEG, PNG or WebP files"},
+      {{"index", "--photos", photos_.path(), "--repo", repo_.path(), "--index", "annoy"},
+       1,
        "kind must be faiss or hnsw"},
-      {{"index", "--photos", photos_.path(), "--repo", repo_.path(), "--model", "/nope.json"}, 1,
+      {{"index", "--photos", photos_.path(), "--repo", repo_.path(), "--model", "/nope.json"},
+       1,
        "model manifest"},
       {{"index", "--photos", photos_.path(), "--repo", "s3://bucket/x"}, 1, "unsupported scheme"},
       {{"search", "--repo", repo_.path(), "--k", "0", photos_ / "nine.png"}, 2, "not in range"},
@@ -146,7 +154,8 @@ TEST_F(CliTest, UserErrorsGiveOneLineAndNonZeroExit) {
   // Errors, and usage errors too, are exactly one line.
   for (std::vector<std::string> args :
        {std::vector<std::string>{"search", "--repo", repo_ / "nope", photos_ / "nine.png"},
-        std::vector<std::string>{"search", "--repo", repo_.path(), "--k", "x", photos_ / "nine.png"},
+        std::vector<std::string>{"search", "--repo", repo_.path(), "--k", "x",
+                                 photos_ / "nine.png"},
         std::vector<std::string>{"index", "--repo", repo_.path()}}) {
     int code = -1;
     std::string out = Run(args, &code);

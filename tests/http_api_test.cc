@@ -20,8 +20,8 @@ namespace photosearch {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 using testing::HttpClient;
 using testing::HttpReply;
 
@@ -36,7 +36,8 @@ class HttpApiTest : public ::testing::Test {
     repo_ = new testing::ScratchDir();
     std::string output;
     int code = testing::RunCommand(
-        {testing::PhotosearchBin(), "index", "--photos", Photos(), "--repo", repo_->path()}, &output);
+        {testing::PhotosearchBin(), "index", "--photos", Photos(), "--repo", repo_->path()},
+        &output);
     ASSERT_EQ(code, 0) << output;
     server_ = testing::StartServe({"--repo", repo_->path(), "--photos", Photos(), "--poll-seconds",
                                    "1", "--max-body-bytes", std::to_string(kMaxBodyBytes)},
@@ -74,9 +75,9 @@ int HttpApiTest::port_ = 0;
 std::string* HttpApiTest::jpeg_ = nullptr;
 
 std::string Encode(const char* ext, const std::string& jpeg) {
-  cv::Mat img = cv::imdecode(cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1,
-                                     const_cast<char*>(jpeg.data())),
-                             cv::IMREAD_COLOR);
+  cv::Mat img = cv::imdecode(
+      cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data())),
+      cv::IMREAD_COLOR);
   std::vector<uchar> out;
   cv::imencode(ext, img, out);
   return std::string(out.begin(), out.end());
@@ -144,10 +145,12 @@ TEST_F(HttpApiTest, BadInputGetsA4xxJsonErrorAndTheServerKeepsServing) {
   };
   std::vector<Case> cases = {
       {"empty body", "", "", "image/jpeg", 400, "INVALID_ARGUMENT", "empty image"},
-      {"not an image", "", "hello world, not a photo", "image/jpeg", 400, "INVALID_ARGUMENT", "not an image"},
+      {"not an image", "", "hello world, not a photo", "image/jpeg", 400, "INVALID_ARGUMENT",
+       "not an image"},
       {"truncated JPEG", "", jpeg_->substr(0, jpeg_->size() / 2), "image/jpeg", 400,
        "INVALID_ARGUMENT", "truncated JPEG"},
-      {"header claims 30000x30000", "", huge_header, "image/jpeg", 413, "RESOURCE_EXHAUSTED", "30000x30000"},
+      {"header claims 30000x30000", "", huge_header, "image/jpeg", 413, "RESOURCE_EXHAUSTED",
+       "30000x30000"},
       {"over the photo size limit", "", std::string(kMaxBodyBytes + 10, 'x'), "image/jpeg", 413,
        "RESOURCE_EXHAUSTED", "over the limit"},
       {"over the body size limit", "", std::string(kMaxBodyBytes + (2 << 20), 'x'), "image/jpeg",
@@ -157,14 +160,16 @@ TEST_F(HttpApiTest, BadInputGetsA4xxJsonErrorAndTheServerKeepsServing) {
       {"NaN", "", R"({"vector":[NaN,1],"model":"m"})", "application/json", 400, "INVALID_ARGUMENT",
        "not valid JSON"},
       {"infinity", "", inf_vector, "application/json", 400, "INVALID_ARGUMENT", "NaN or infinity"},
-      {"all zeros", "", VectorBody(zeros, kModel), "application/json", 400, "INVALID_ARGUMENT", "all zeros"},
+      {"all zeros", "", VectorBody(zeros, kModel), "application/json", 400, "INVALID_ARGUMENT",
+       "all zeros"},
       {"strings in vector", "", R"({"vector":["a"],"model":"m"})", "application/json", 400,
        "INVALID_ARGUMENT", "only numbers"},
       {"no model", "", json{{"vector", nine}}.dump(), "application/json", 400, "INVALID_ARGUMENT",
        "must name its model"},
-      {"wrong model", "", VectorBody(nine, "resnet50@3"), "application/json", 400, "INVALID_ARGUMENT",
-       "'resnet50@3'"},
-      {"json without vector", "", R"({"k":3})", "application/json", 400, "INVALID_ARGUMENT", "vector"},
+      {"wrong model", "", VectorBody(nine, "resnet50@3"), "application/json", 400,
+       "INVALID_ARGUMENT", "'resnet50@3'"},
+      {"json without vector", "", R"({"k":3})", "application/json", 400, "INVALID_ARGUMENT",
+       "vector"},
       {"k = 0", "?k=0", *jpeg_, "image/jpeg", 400, "INVALID_ARGUMENT", "k must be"},
       {"k = 1001", "?k=1001", *jpeg_, "image/jpeg", 400, "INVALID_ARGUMENT", "between 1 and 1000"},
       {"k = abc", "?k=abc", *jpeg_, "image/jpeg", 400, "INVALID_ARGUMENT", "k must be"},
@@ -224,11 +229,16 @@ TEST_F(HttpApiTest, OperationalEndpoints) {
   client.Post("/v1/search?k=0", *jpeg_, "image/jpeg");
   HttpReply metrics = client.Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_THAT(metrics.body, HasSubstr("photosearch_http_requests_total{route=\"/v1/search\",code=\"200\"}"));
-  EXPECT_THAT(metrics.body, HasSubstr("photosearch_http_requests_total{route=\"/v1/search\",code=\"400\"}"));
-  EXPECT_THAT(metrics.body, HasSubstr("photosearch_stage_duration_seconds_bucket{stage=\"embed\",le=\"+Inf\"}"));
-  EXPECT_THAT(metrics.body, HasSubstr("photosearch_stage_duration_seconds_count{stage=\"decode\"}"));
-  EXPECT_THAT(metrics.body, HasSubstr("photosearch_http_request_duration_seconds_bucket{route=\"/v1/search\""));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("photosearch_http_requests_total{route=\"/v1/search\",code=\"200\"}"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("photosearch_http_requests_total{route=\"/v1/search\",code=\"400\"}"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("photosearch_stage_duration_seconds_bucket{stage=\"embed\",le=\"+Inf\"}"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("photosearch_stage_duration_seconds_count{stage=\"decode\"}"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("photosearch_http_request_duration_seconds_bucket{route=\"/v1/search\""));
   // Prometheus' own checker (Debian's prometheus, installed by scripts/setup)
   // accepts the exposition.
   ASSERT_TRUE(fs::exists("/usr/bin/promtool")) << "run scripts/setup: it installs prometheus";
@@ -272,7 +282,8 @@ TEST_F(HttpApiTest, ConcurrentClientsAreServed) {
   for (int c = 0; c < 8; ++c) {
     clients.emplace_back([&] {
       HttpClient client(port_);
-      for (int i = 0; i < 10; ++i) ok += client.Post("/v1/search?k=5", *jpeg_, "image/jpeg").status == 200;
+      for (int i = 0; i < 10; ++i)
+        ok += client.Post("/v1/search?k=5", *jpeg_, "image/jpeg").status == 200;
     });
   }
   for (auto& t : clients) t.join();

@@ -185,7 +185,8 @@ TEST_F(RetrievalTest, NearDuplicatesFindTheirOriginalAtRankOne) {
                                EncodeJpeg(half, 95), EncodeJpeg(img, 40)};
     HttpClient client(port_);
     for (int kind = 0; kind < 3; ++kind) {
-      std::vector<std::string> ids = ItemIds(client.Post("/v1/search?k=1", variants[kind], "image/jpeg"));
+      std::vector<std::string> ids =
+          ItemIds(client.Post("/v1/search?k=1", variants[kind], "image/jpeg"));
       found[q][kind] = !ids.empty() && ids[0] == original.item_id;
     }
   });
@@ -197,7 +198,8 @@ TEST_F(RetrievalTest, NearDuplicatesFindTheirOriginalAtRankOne) {
     }
     EXPECT_EQ(answered, kPhotos) << kKinds[kind];
     double rate = static_cast<double>(hits) / kPhotos;
-    std::printf("near duplicates, %s: rank-1 original in %.2f of %d\n", kKinds[kind], rate, kPhotos);
+    std::printf("near duplicates, %s: rank-1 original in %.2f of %d\n", kKinds[kind], rate,
+                kPhotos);
     EXPECT_GE(rate, 0.95) << kKinds[kind];
   }
 }

@@ -70,18 +70,27 @@ class LocalStore : public Store {
   }
 
   absl::StatusOr<std::vector<std::string>> List(const std::string& prefix) override {
-    if (!prefix.empty()) RETURN_IF_ERROR(ValidateKey(prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix));
+    if (!prefix.empty())
+      RETURN_IF_ERROR(
+          ValidateKey(prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix));
     // Walk the deepest directory the prefix names, then filter by the prefix.
-    std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+    std::string dir_part =
+        prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
     fs::path start = dir_part.empty() ? root_ : root_ / dir_part;
     std::vector<std::string> keys;
     std::error_code ec;
     if (!fs::is_directory(start, ec)) return keys;
-    for (auto it = fs::recursive_directory_iterator(start, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
-      std::string key = fs::relative(it->path(), root_, ec).generic_string();
+    for (auto it = fs::recursive_directory_iterator(start, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const bool regular = it->is_regular_file(ec);
+      if (ec == std::errc::no_such_file_or_directory) {
+        ec.clear();  // removed since it was listed: a concurrent writer's temp file
+        continue;
+      }
       if (ec) break;
+      if (!regular) continue;
+      // Lexically: fs::relative would stat the file, which may be gone by now.
+      std::string key = it->path().lexically_relative(root_).generic_string();
       if (absl::StrContains(key, ".tmp.")) continue;  // an unfinished write
       if (absl::StartsWith(key, prefix)) keys.push_back(std::move(key));
     }
@@ -114,13 +123,14 @@ absl::Status ValidateKey(std::string_view key) {
   }
   for (absl::string_view segment : absl::StrSplit(absl::string_view(key.data(), key.size()), '/')) {
     if (segment.empty() || segment == "." || segment == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("store key '", std::string(key), "' has an empty, '.' or '..' segment"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("store key '", std::string(key), "' has an empty, '.' or '..' segment"));
     }
     for (char c : segment) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' ||
             c == '=' || c == '-')) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("store key '", std::string(key), "' holds a character outside [A-Za-z0-9._@=-]"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "store key '", std::string(key), "' holds a character outside [A-Za-z0-9._@=-]"));
       }
     }
   }

@@ -37,9 +37,9 @@ absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
   try {
     int schema = j.at("schema_version").get<int>();
     if (schema != ArtifactManifest::kSchemaVersion) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("manifest schema_version ", schema, " is not supported (this build reads ",
-                       ArtifactManifest::kSchemaVersion, ")"));
+      return absl::FailedPreconditionError(absl::StrCat("manifest schema_version ", schema,
+                                                        " is not supported (this build reads ",
+                                                        ArtifactManifest::kSchemaVersion, ")"));
     }
     m.kind = j.at("kind").get<std::string>();
     m.model_id = j.at("model_id").get<std::string>();
@@ -62,7 +62,8 @@ absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
   }
   if (m.dimension < 1 || m.partitions < 1 || m.partition < 0 || m.partition >= m.partitions ||
       m.item_count < 0 || m.version < 1) {
-    return absl::DataLossError("manifest: dimension, partition, item_count or version out of range");
+    return absl::DataLossError(
+        "manifest: dimension, partition, item_count or version out of range");
   }
   return m;
 }

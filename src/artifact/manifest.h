@@ -25,15 +25,15 @@ struct ArtifactManifest {
   std::string model_id;  // e.g. mobilenetv2-gap1280-fp32@1
   int dimension = 0;
   std::string metric = "inner_product";
-  std::string index;     // IndexSpec::ToString(), for shards
-  std::string window;    // "all", "hour/2026-11-22T05", "day/2026-11-22", "month/2026-11"
+  std::string index;   // IndexSpec::ToString(), for shards
+  std::string window;  // "all", "hour/2026-11-22T05", "day/2026-11-22", "month/2026-11"
   int partition = 0;
   int partitions = 1;
   int64_t item_count = 0;
-  int64_t version = 0;   // set by Publish
-  std::string created_at;  // RFC 3339 UTC, set by Publish
+  int64_t version = 0;                        // set by Publish
+  std::string created_at;                     // RFC 3339 UTC, set by Publish
   std::map<std::string, std::string> inputs;  // provenance: source, run id, ...
-  std::vector<FileEntry> files;  // set by Publish
+  std::vector<FileEntry> files;               // set by Publish
 };
 
 std::string ManifestToJson(const ArtifactManifest& manifest);

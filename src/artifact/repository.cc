@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "base/sha256.h"
 #include "base/clock.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 
 namespace photosearch {
@@ -19,7 +19,7 @@ namespace {
 
 constexpr char kManifestFile[] = "manifest.json";
 constexpr char kClaimFile[] = "CLAIM";
-constexpr int kMaxPublishAttempts = 20;
+constexpr int kMaxPublishAttempts = 1000;  // claims tried per publish
 
 bool ParseVersion(std::string_view text, int64_t* version) {
   if (text.empty() || text.size() > 18 || text[0] == '0') return false;
@@ -60,9 +60,9 @@ absl::Status ValidateWindow(const std::string& window) {
   static const std::regex kWindow(
       R"(all|hour/\d{4}-\d{2}-\d{2}T\d{2}|day/\d{4}-\d{2}-\d{2}|month/\d{4}-\d{2})");
   if (!std::regex_match(window, kWindow)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "window '", window,
-        "' must be all, hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("window '", window,
+                     "' must be all, hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC)"));
   }
   return absl::OkStatus();
 }
@@ -89,16 +89,18 @@ absl::StatusOr<ArtifactManifest> Repository::Publish(const ArtifactKey& key,
     entry.sha256 = Sha256FileHex(path, &entry.size_bytes);
     if (entry.sha256.empty()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
     if (entry.name == kManifestFile || entry.name == kClaimFile) {
-      return absl::InvalidArgumentError(absl::StrCat("an artifact file may not be named ", entry.name));
+      return absl::InvalidArgumentError(
+          absl::StrCat("an artifact file may not be named ", entry.name));
     }
     manifest.files.push_back(std::move(entry));
   }
 
-  // Claim a version no other publisher holds.
+  // Claim a version no other publisher holds: the next after the highest
+  // claimed, or, when another publisher takes it first, the one after that.
+  ASSIGN_OR_RETURN(VersionScan scan, ScanVersions(*store_, prefix));
   int64_t version = 0;
-  for (int attempt = 0; attempt < kMaxPublishAttempts && version == 0; ++attempt) {
-    ASSIGN_OR_RETURN(VersionScan scan, ScanVersions(*store_, prefix));
-    int64_t candidate = scan.highest_claimed + 1;
+  for (int64_t candidate = scan.highest_claimed + 1;
+       version == 0 && candidate <= scan.highest_claimed + kMaxPublishAttempts; ++candidate) {
     absl::Status claimed = store_->PutIfAbsent(absl::StrCat(prefix, candidate, "/", kClaimFile),
                                                absl::StrCat("claimed at ", NowRfc3339(), "\n"));
     if (claimed.ok()) {
@@ -108,18 +110,20 @@ absl::StatusOr<ArtifactManifest> Repository::Publish(const ArtifactKey& key,
     }
   }
   if (version == 0) {
-    return absl::AbortedError(absl::StrCat("could not claim a version of ", prefix,
-                                           " (too many concurrent publishers)"));
+    return absl::AbortedError(absl::StrCat("could not claim a version of ", prefix, " (over ",
+                                           kMaxPublishAttempts, " concurrent publishers)"));
   }
   const std::string version_prefix = absl::StrCat(prefix, version, "/");
   for (size_t i = 0; i < local_files.size(); ++i) {
-    RETURN_IF_ERROR(Annotate(store_->PutFile(version_prefix + manifest.files[i].name, local_files[i]),
-                             absl::StrCat("publishing ", version_prefix)));
+    RETURN_IF_ERROR(
+        Annotate(store_->PutFile(version_prefix + manifest.files[i].name, local_files[i]),
+                 absl::StrCat("publishing ", version_prefix)));
   }
   manifest.version = version;
   manifest.created_at = NowRfc3339();
-  RETURN_IF_ERROR(Annotate(store_->PutIfAbsent(version_prefix + kManifestFile, ManifestToJson(manifest)),
-                           absl::StrCat("publishing the manifest of ", version_prefix)));
+  RETURN_IF_ERROR(
+      Annotate(store_->PutIfAbsent(version_prefix + kManifestFile, ManifestToJson(manifest)),
+               absl::StrCat("publishing the manifest of ", version_prefix)));
   return manifest;
 }
 

@@ -114,19 +114,27 @@ TEST_F(RepositoryTest, AnUnfinishedPublishIsInvisibleAndItsVersionIsNotReused) {
 }
 
 TEST_F(RepositoryTest, ConcurrentPublishersGetDistinctVersions) {
+  // Enough publishers that listings regularly see each other's temp files come
+  // and go (a listing once failed on a file that vanished under it).
+  constexpr int kThreads = 8, kEach = 4;
   std::vector<std::thread> threads;
-  std::vector<int64_t> versions(6);
-  for (int t = 0; t < 6; ++t) {
+  std::vector<int64_t> versions(kThreads * kEach);
+  std::vector<std::string> errors(kThreads * kEach);
+  for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      auto m = PublishOne();
-      versions[t] = m.ok() ? m->version : -1;
+      for (int i = 0; i < kEach; ++i) {
+        auto m = PublishOne();
+        versions[t * kEach + i] = m.ok() ? m->version : -1;
+        if (!m.ok()) errors[t * kEach + i] = std::string(m.status().message());
+      }
     });
   }
   for (auto& t : threads) t.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
   std::set<int64_t> distinct(versions.begin(), versions.end());
-  EXPECT_EQ(distinct.size(), 6u);
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * kEach));
   EXPECT_EQ(*distinct.begin(), 1);
-  EXPECT_EQ(*distinct.rbegin(), 6);
+  EXPECT_EQ(*distinct.rbegin(), kThreads * kEach);
 }
 
 TEST_F(RepositoryTest, RefusesBadKeysWindowsAndPartitions) {
@@ -149,7 +157,8 @@ TEST(Store, KeysCannotEscapeTheRoot) {
   testing::ScratchDir dir;
   auto store = NewLocalStore(dir.path());
   EXPECT_FALSE(store->Put("../outside", "x").ok());
-  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir.path()).parent_path() / "outside"));
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::path(dir.path()).parent_path() / "outside"));
   ASSERT_TRUE(store->Put("a/b", "1").ok());
   EXPECT_EQ(store->PutIfAbsent("a/b", "2").code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(*store->Get("a/b"), "1");
@@ -172,7 +181,8 @@ TEST(Windows, Validation) {
   for (const char* good : {"all", "hour/2026-11-22T05", "day/2026-11-22", "month/2026-11"}) {
     EXPECT_TRUE(ValidateWindow(good).ok()) << good;
   }
-  for (const char* bad : {"", "hour/2026-11-22", "day/2026-11", "month/2026", "year/2026", "all/x"}) {
+  for (const char* bad :
+       {"", "hour/2026-11-22", "day/2026-11", "month/2026", "year/2026", "all/x"}) {
     EXPECT_FALSE(ValidateWindow(bad).ok()) << bad;
   }
 }

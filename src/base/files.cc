@@ -36,7 +36,8 @@ absl::StatusOr<std::string> WriteTemp(const std::string& path, std::string_view 
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     fs::create_directories(parent, ec);
-    if (ec) return absl::InternalError(absl::StrCat("creating ", parent.string(), ": ", ec.message()));
+    if (ec)
+      return absl::InternalError(absl::StrCat("creating ", parent.string(), ": ", ec.message()));
   }
   std::string tmp = TempNameFor(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -12,8 +12,7 @@ namespace photosearch {
 
 // Reads a whole file. Fails with kResourceExhausted if it is larger than
 // `max_bytes`, kNotFound if it does not exist.
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     uint64_t max_bytes = UINT64_MAX);
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes = UINT64_MAX);
 
 // Writes `data` to a temporary file beside `path`, fsyncs it and renames it over
 // `path`, so that readers see either the old file or the whole new one.

@@ -74,8 +74,7 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 
 void Histogram::Observe(double value) {
   size_t i = static_cast<size_t>(
-      std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) -
-      upper_bounds_.begin());
+      std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) - upper_bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   AtomicAdd(sum_, value);
@@ -137,7 +136,8 @@ std::string MetricsRegistry::RenderPrometheus() const {
       std::string labels = key.empty() ? "" : absl::StrCat("{", key, "}");
       absl::StrAppend(&out, name, "_sum", labels, " ", FormatValue(histogram->Sum()), "\n");
       // _count from the buckets, so that it always equals the +Inf bucket.
-      absl::StrAppend(&out, name, "_count", labels, " ", histogram->CumulativeCount(bounds.size()), "\n");
+      absl::StrAppend(&out, name, "_count", labels, " ", histogram->CumulativeCount(bounds.size()),
+                      "\n");
     }
   }
   return out;

@@ -13,10 +13,12 @@ using ::testing::HasSubstr;
 
 TEST(Metrics, CounterRendersWithLabels) {
   MetricsRegistry registry;
-  Counter* ok = registry.GetCounter("requests_total", "Requests", {{"route", "/v1/search"}, {"code", "200"}});
+  Counter* ok =
+      registry.GetCounter("requests_total", "Requests", {{"route", "/v1/search"}, {"code", "200"}});
   ok->Increment();
   ok->Increment(2);
-  EXPECT_EQ(ok, registry.GetCounter("requests_total", "Requests", {{"route", "/v1/search"}, {"code", "200"}}));
+  EXPECT_EQ(ok, registry.GetCounter("requests_total", "Requests",
+                                    {{"route", "/v1/search"}, {"code", "200"}}));
   std::string text = registry.RenderPrometheus();
   EXPECT_THAT(text, HasSubstr("# HELP requests_total Requests\n# TYPE requests_total counter\n"));
   EXPECT_THAT(text, HasSubstr("requests_total{route=\"/v1/search\",code=\"200\"} 3\n"));
@@ -24,7 +26,8 @@ TEST(Metrics, CounterRendersWithLabels) {
 
 TEST(Metrics, HistogramBucketsAreCumulative) {
   MetricsRegistry registry;
-  Histogram* h = registry.GetHistogram("latency_seconds", "Latency", {{"stage", "embed"}}, {0.01, 0.1, 1});
+  Histogram* h =
+      registry.GetHistogram("latency_seconds", "Latency", {{"stage", "embed"}}, {0.01, 0.1, 1});
   h->Observe(0.005);
   h->Observe(0.05);
   h->Observe(0.05);

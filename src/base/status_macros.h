@@ -22,10 +22,10 @@ absl::Status Annotate(const absl::Status& status, std::string_view context);
 #define PS_STATUS_CONCAT_INNER_(a, b) a##b
 #define PS_STATUS_CONCAT_(a, b) PS_STATUS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status ps_status_ = (expr);                         \
-    if (!ps_status_.ok()) return ps_status_;                    \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status ps_status_ = (expr);      \
+    if (!ps_status_.ok()) return ps_status_; \
   } while (0)
 
 #define ASSIGN_OR_RETURN(lhs, rexpr) \

@@ -32,7 +32,8 @@ int RunIndex(const IndexFlags& flags) {
     last_line = p.elapsed_seconds;
     double rate = p.elapsed_seconds > 0 ? p.done / p.elapsed_seconds : 0;
     double eta = rate > 0 ? (p.total - p.done) / rate : 0;
-    std::fprintf(stderr, "%sindexing: %lld/%lld photos (%.0f%%), %.1f photos/s, %lld failed, ETA %.0f s%s",
+    std::fprintf(stderr,
+                 "%sindexing: %lld/%lld photos (%.0f%%), %.1f photos/s, %lld failed, ETA %.0f s%s",
                  tty ? "\r" : "", static_cast<long long>(p.done), static_cast<long long>(p.total),
                  100.0 * p.done / std::max<int64_t>(p.total, 1), rate,
                  static_cast<long long>(p.failed), eta, tty && !last ? "   " : "\n");

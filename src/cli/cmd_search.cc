@@ -4,13 +4,13 @@
 
 #include "artifact/repository.h"
 #include "base/files.h"
-#include "base/status_macros.h"
-#include "image/decode.h"
 #include "base/metrics.h"
+#include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "cli/common.h"
 #include "gateway/search_json.h"
 #include "gateway/search_service.h"
+#include "image/decode.h"
 #include "serving/shard_manager.h"
 
 namespace photosearch {

@@ -54,8 +54,7 @@ int RunServe(const ServeFlags& flags) {
   const ModelManifest& model = (*embedder)->manifest();
 
   std::error_code ec;
-  std::string scratch =
-      (std::filesystem::temp_directory_path() / "photosearch-cache").string();
+  std::string scratch = (std::filesystem::temp_directory_path() / "photosearch-cache").string();
   ShardManager shards(&repository, model.id, model.dimension, scratch);
   (void)shards.Refresh();  // errors are logged; a bad version never stops the server
   if (shards.Snapshot().empty()) {
@@ -63,17 +62,17 @@ int RunServe(const ServeFlags& flags) {
     if (auto all = repository.ListArtifacts("shard"); all.ok()) {
       for (const auto& a : *all) others.insert(a.key.model_id);
     }
-    spdlog::warn("no shard of model {} in {} yet{}{}; searches answer 503 until one is published "
-                 "(photosearch index --photos DIR --repo {})",
-                 model.id, repository.url(), others.empty() ? "" : "; it holds shards of ",
-                 others.empty() ? "" : *others.begin(), flags.repo);
+    spdlog::warn(
+        "no shard of model {} in {} yet{}{}; searches answer 503 until one is published "
+        "(photosearch index --photos DIR --repo {})",
+        model.id, repository.url(), others.empty() ? "" : "; it holds shards of ",
+        others.empty() ? "" : *others.begin(), flags.repo);
   }
   if (flags.poll_seconds > 0) shards.StartPolling(flags.poll_seconds * 1000);
 
   MetricsRegistry metrics;
   Histogram* batch_sizes = metrics.GetHistogram(
-      "photosearch_embed_batch_size", "Photos per forward pass", {},
-      {1, 2, 4, 8, 16, 32, 64});
+      "photosearch_embed_batch_size", "Photos per forward pass", {}, {1, 2, 4, 8, 16, 32, 64});
   Histogram* forward_seconds = metrics.GetHistogram("photosearch_stage_duration_seconds",
                                                     "Time per query stage", {{"stage", "forward"}});
   (*embedder)->batcher().set_batch_observer([=](int n, double ms) {
@@ -94,7 +93,8 @@ int RunServe(const ServeFlags& flags) {
     unsigned char received = 0;
     while (::read(g_signal_pipe[0], &received, 1) < 0 && errno == EINTR) {
     }
-    if (received != 0) spdlog::info("received {}, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+    if (received != 0)
+      spdlog::info("received {}, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
     server.Stop();
   });
   int64_t items = 0;

@@ -8,10 +8,10 @@ namespace photosearch {
 
 // Options every command that embeds photos shares.
 struct ModelFlags {
-  std::string model;     // path to model.json (or its folder)
-  int replicas = 0;      // model replicas; 0 = the command's default
-  int threads = 0;       // intra-op threads per replica; 0 = cores / replicas
-  int max_batch = 0;     // largest forward-pass batch; 0 = calibrated at start
+  std::string model;  // path to model.json (or its folder)
+  int replicas = 0;   // model replicas; 0 = the command's default
+  int threads = 0;    // intra-op threads per replica; 0 = cores / replicas
+  int max_batch = 0;  // largest forward-pass batch; 0 = calibrated at start
 };
 
 struct IndexFlags {

@@ -25,10 +25,11 @@ absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags
                                                          int default_replicas) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   PhotoEmbedderOptions options;
-  options.replicas = flags.replicas > 0 ? flags.replicas
+  options.replicas = flags.replicas > 0     ? flags.replicas
                      : default_replicas > 0 ? default_replicas
                                             : cores;
-  options.embedder.threads = flags.threads > 0 ? flags.threads : std::max(1, cores / options.replicas);
+  options.embedder.threads =
+      flags.threads > 0 ? flags.threads : std::max(1, cores / options.replicas);
   if (flags.max_batch > 0) {
     options.embedder.warmup_batch_sizes = {1, flags.max_batch};
     options.batching.max_batch = flags.max_batch;

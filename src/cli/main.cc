@@ -10,8 +10,9 @@ namespace {
 
 void AddModelFlags(CLI::App* cmd, photosearch::ModelFlags* flags) {
   flags->model = photosearch::DefaultModelPath();
-  cmd->add_option("--model", flags->model,
-                  "model manifest (model.json or its folder); $PHOTOSEARCH_MODEL overrides the default")
+  cmd->add_option(
+         "--model", flags->model,
+         "model manifest (model.json or its folder); $PHOTOSEARCH_MODEL overrides the default")
       ->capture_default_str();
   cmd->add_option("--replicas", flags->replicas,
                   "model replicas running forward passes in parallel (0 = 1 for serve and search, "
@@ -49,21 +50,26 @@ int main(int argc, char** argv) {
   index_cmd->add_option("--photos", index.photos, "folder of photos to index")
       ->required()
       ->check(CLI::ExistingDirectory);
-  index_cmd->add_option("--repo", index.repo, "artifact repository (a directory; created if missing)")
+  index_cmd
+      ->add_option("--repo", index.repo, "artifact repository (a directory; created if missing)")
       ->required();
-  index_cmd->add_option("--index", index.index,
-                        "auto (exact below 20k photos, HNSW above), faiss:<factory> "
-                        "(faiss:Flat, faiss:IVF1024,PQ32np), or hnsw[:M=16,ef_construction=200,ef_search=64]")
+  index_cmd
+      ->add_option(
+          "--index", index.index,
+          "auto (exact below 20k photos, HNSW above), faiss:<factory> "
+          "(faiss:Flat, faiss:IVF1024,PQ32np), or hnsw[:M=16,ef_construction=200,ef_search=64]")
       ->capture_default_str();
-  index_cmd->add_option("--decode-threads", index.decode_threads,
-                        "threads reading and decoding photos (0 = one per core)")
+  index_cmd
+      ->add_option("--decode-threads", index.decode_threads,
+                   "threads reading and decoding photos (0 = one per core)")
       ->check(CLI::Range(0, 64));
   index_cmd->add_option("--work-dir", index.work_dir,
                         "where the shard is built before publishing (default: system temp)");
 
   photosearch::SearchFlags search;
   CLI::App* search_cmd = app.add_subcommand(
-      "search", "Print the k indexed photos most similar to IMAGE, with scores (cosine similarity).");
+      "search",
+      "Print the k indexed photos most similar to IMAGE, with scores (cosine similarity).");
   AddModelFlags(search_cmd, &search.model);
   search_cmd->add_option("--repo", search.repo, "artifact repository to search")->required();
   search_cmd->add_option("image", search.image, "query photo (JPEG, PNG or WebP)")
@@ -84,18 +90,21 @@ int main(int argc, char** argv) {
       "are picked up every --poll-seconds without a restart.");
   AddModelFlags(serve_cmd, &serve.model);
   serve_cmd->add_option("--repo", serve.repo, "artifact repository to serve")->required();
-  serve_cmd->add_option("--photos", serve.photos,
-                        "folder the photos were indexed from; the web page shows them as thumbnails")
+  serve_cmd
+      ->add_option("--photos", serve.photos,
+                   "folder the photos were indexed from; the web page shows them as thumbnails")
       ->check(CLI::ExistingDirectory);
   serve_cmd->add_option("--host", serve.host, "address to listen on")->capture_default_str();
   serve_cmd->add_option("--port", serve.port, "port to listen on (0 = any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  serve_cmd->add_option("--poll-seconds", serve.poll_seconds,
-                        "how often to look for new shard versions (0 = never)")
+  serve_cmd
+      ->add_option("--poll-seconds", serve.poll_seconds,
+                   "how often to look for new shard versions (0 = never)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
-  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "largest photo accepted, in bytes")
+  serve_cmd
+      ->add_option("--max-body-bytes", serve.max_body_bytes, "largest photo accepted, in bytes")
       ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
       ->capture_default_str();
   serve_cmd->add_option("--max-pixels", serve.max_pixels, "largest photo accepted, in pixels")

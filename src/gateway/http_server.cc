@@ -80,8 +80,8 @@ absl::Status ParseJsonQuery(const std::string& body, SearchRequest* request, int
   try {
     j = json::parse(body);
   } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "body is not valid JSON (NaN and Infinity are not JSON numbers): ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("body is not valid JSON (NaN and Infinity are not JSON numbers): ", e.what()));
   }
   if (!j.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
   if (!j.contains("vector")) {
@@ -92,8 +92,8 @@ absl::Status ParseJsonQuery(const std::string& body, SearchRequest* request, int
     return absl::InvalidArgumentError("\"vector\" must be a non-empty array of numbers");
   }
   if (vector.size() > kMaxVectorValues) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"vector\" has ", vector.size(), " values, over the limit of ", kMaxVectorValues));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"vector\" has ", vector.size(), " values, over the limit of ", kMaxVectorValues));
   }
   request->vector.reserve(vector.size());
   for (const json& v : vector) {
@@ -108,7 +108,8 @@ absl::Status ParseJsonQuery(const std::string& body, SearchRequest* request, int
   }
   if (j.contains("k")) {
     if (!j["k"].is_number_integer()) {
-      return absl::InvalidArgumentError(absl::StrCat("\"k\" must be an integer between 1 and ", max_k));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"k\" must be an integer between 1 and ", max_k));
     }
     int64_t k = j["k"].get<int64_t>();
     request->k = static_cast<int>(std::clamp<int64_t>(k, -1, int64_t{max_k} + 1));
@@ -127,21 +128,33 @@ std::string ContentTypeForPhoto(const std::string& path) {
 
 int HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kOk:
+      return 200;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kFailedPrecondition: return 400;
-    case absl::StatusCode::kUnauthenticated: return 401;
-    case absl::StatusCode::kPermissionDenied: return 403;
-    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
     case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted: return 409;
-    case absl::StatusCode::kResourceExhausted: return 413;
-    case absl::StatusCode::kCancelled: return 499;
-    case absl::StatusCode::kUnimplemented: return 501;
-    case absl::StatusCode::kUnavailable: return 503;
-    case absl::StatusCode::kDeadlineExceeded: return 504;
-    default: return 500;
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 413;
+    case absl::StatusCode::kCancelled:
+      return 499;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
 }
 
@@ -207,12 +220,13 @@ struct HttpServer::Impl {
     const std::string type = MediaType(req);
     if (type == "multipart/form-data") {
       if (!req.has_file("image")) {
-        return SendError(res, absl::InvalidArgumentError(
-                                  "multipart body needs a file field named \"image\""));
+        return SendError(
+            res, absl::InvalidArgumentError("multipart body needs a file field named \"image\""));
       }
       request.image = req.get_file_value("image").content;
       if (request.image.empty()) {
-        return SendError(res, absl::InvalidArgumentError("empty image: the \"image\" field has no bytes"));
+        return SendError(
+            res, absl::InvalidArgumentError("empty image: the \"image\" field has no bytes"));
       }
     } else if (type == "application/json") {
       if (absl::Status s = ParseJsonQuery(req.body, &request, max_k); !s.ok()) {
@@ -280,9 +294,8 @@ struct HttpServer::Impl {
     server.Post("/v1/search", Timed("/v1/search", [this](const auto& req, auto& res) {
                   HandleSearch(req, res);
                 }));
-    server.Get("/v1/shards", Timed("/v1/shards", [this](const auto& req, auto& res) {
-                 HandleShards(req, res);
-               }));
+    server.Get("/v1/shards",
+               Timed("/v1/shards", [this](const auto& req, auto& res) { HandleShards(req, res); }));
     server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, {{"status", "ok"}});
     });
@@ -293,9 +306,8 @@ struct HttpServer::Impl {
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics->RenderPrometheus(), "text/plain; version=0.0.4");
     });
-    server.Get("/photos/(.+)", Timed("/photos", [this](const auto& req, auto& res) {
-                 HandlePhoto(req, res);
-               }));
+    server.Get("/photos/(.+)",
+               Timed("/photos", [this](const auto& req, auto& res) { HandlePhoto(req, res); }));
     for (const WebAsset& asset : WebAssets()) {
       server.Get(asset.path, [&asset](const httplib::Request&, httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
@@ -306,22 +318,28 @@ struct HttpServer::Impl {
     // malformed) get the same JSON shape as ours.
     server.set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      std::string message;
-      switch (res.status) {
-        case 404: message = absl::StrCat("no route ", req.method, " ", req.path.substr(0, 200)); break;
-        case 413:
-          message = absl::StrCat("request body over the limit of ", options.max_body_bytes, " bytes");
-          break;
-        case 405: message = "method not allowed"; break;
-        default: message = absl::StrCat("request refused with HTTP status ", res.status);
-      }
-      std::string code = res.status == 404 ? "NOT_FOUND"
-                         : res.status == 413 ? "RESOURCE_EXHAUSTED"
-                                             : "INVALID_ARGUMENT";
-      SendErrorJson(res, res.status, code, message);
-      return httplib::Server::HandlerResponse::Handled;
-    }));
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          std::string message;
+          switch (res.status) {
+            case 404:
+              message = absl::StrCat("no route ", req.method, " ", req.path.substr(0, 200));
+              break;
+            case 413:
+              message =
+                  absl::StrCat("request body over the limit of ", options.max_body_bytes, " bytes");
+              break;
+            case 405:
+              message = "method not allowed";
+              break;
+            default:
+              message = absl::StrCat("request refused with HTTP status ", res.status);
+          }
+          std::string code = res.status == 404   ? "NOT_FOUND"
+                             : res.status == 413 ? "RESOURCE_EXHAUSTED"
+                                                 : "INVALID_ARGUMENT";
+          SendErrorJson(res, res.status, code, message);
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     server.set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
           std::string what = "unknown";

@@ -26,8 +26,8 @@ namespace photosearch {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;              // 0 picks a free port (see Bind)
-  std::string photos_dir;       // served under /photos/ when set
+  int port = 8080;                        // 0 picks a free port (see Bind)
+  std::string photos_dir;                 // served under /photos/ when set
   uint64_t max_body_bytes = 21ull << 20;  // a 20 MiB photo plus multipart framing
   int default_k = 10;
 };

@@ -30,10 +30,12 @@ TEST(ResolvePhotoPath, ServesOnlyPhotosInsideTheFolder) {
   auto ok = ResolvePhotoPath(root.path(), "Fruit/apple 1.jpg");
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(*ReadFile(*ok), "jpeg");
-  for (const std::string& bad : std::vector<std::string>{"", "../secret.jpg", "Fruit/../../secret.jpg", "/etc/passwd", "Fruit//apple 1.jpg",
-        "./Fruit/apple 1.jpg", "notes.txt", "link.jpg", "missing.jpg", "Fruit\\apple 1.jpg",
-        std::string("Fruit/apple 1.jpg\0.png", 22)}) {
-    EXPECT_EQ(ResolvePhotoPath(root.path(), bad).status().code(), absl::StatusCode::kNotFound) << bad;
+  for (const std::string& bad : std::vector<std::string>{
+           "", "../secret.jpg", "Fruit/../../secret.jpg", "/etc/passwd", "Fruit//apple 1.jpg",
+           "./Fruit/apple 1.jpg", "notes.txt", "link.jpg", "missing.jpg", "Fruit\\apple 1.jpg",
+           std::string("Fruit/apple 1.jpg\0.png", 22)}) {
+    EXPECT_EQ(ResolvePhotoPath(root.path(), bad).status().code(), absl::StatusCode::kNotFound)
+        << bad;
   }
   EXPECT_FALSE(ResolvePhotoPath("", "Fruit/apple 1.jpg").ok());
 }

@@ -75,8 +75,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     embed_seconds_->Observe(timings.embed_ms / 1000);
   } else {
     if (request.model.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a vector query must name its model (\"model\": \"", m.id, "\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("a vector query must name its model (\"model\": \"", m.id, "\")"));
     }
     if (request.model != m.id) {
       return absl::InvalidArgumentError(absl::StrCat("vector is from model '", request.model,
@@ -110,7 +110,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     std::vector<SearchResult> results;
     results.reserve(hits[0].size());
     const std::string name = shard->name();
-    for (Hit& hit : hits[0]) results.push_back(SearchResult{std::move(hit.item_id), hit.score, name});
+    for (Hit& hit : hits[0])
+      results.push_back(SearchResult{std::move(hit.item_id), hit.score, name});
     per_shard.push_back(std::move(results));
   }
   response.results = MergeTopK(std::move(per_shard), request.k);

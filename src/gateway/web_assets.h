@@ -8,7 +8,7 @@
 namespace photosearch {
 
 struct WebAsset {
-  const char* path;          // URL path, e.g. "/" or "/app.js"
+  const char* path;  // URL path, e.g. "/" or "/app.js"
   const char* content_type;
   std::string_view body;
 };

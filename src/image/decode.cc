@@ -14,10 +14,14 @@ namespace photosearch {
 
 const char* ImageFormatName(ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return "JPEG";
-    case ImageFormat::kPng: return "PNG";
-    case ImageFormat::kWebp: return "WebP";
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kJpeg:
+      return "JPEG";
+    case ImageFormat::kPng:
+      return "PNG";
+    case ImageFormat::kWebp:
+      return "WebP";
+    case ImageFormat::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -160,14 +164,30 @@ int JpegExifOrientation(std::string_view bytes) {
 void Orient(cv::Mat& mat, int orientation) {
   cv::Mat out;
   switch (orientation) {
-    case 2: cv::flip(mat, out, 1); break;
-    case 3: cv::flip(mat, out, -1); break;
-    case 4: cv::flip(mat, out, 0); break;
-    case 5: cv::transpose(mat, out); break;
-    case 6: cv::rotate(mat, out, cv::ROTATE_90_CLOCKWISE); break;
-    case 7: cv::transpose(mat, out); cv::flip(out, out, -1); break;
-    case 8: cv::rotate(mat, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
-    default: return;
+    case 2:
+      cv::flip(mat, out, 1);
+      break;
+    case 3:
+      cv::flip(mat, out, -1);
+      break;
+    case 4:
+      cv::flip(mat, out, 0);
+      break;
+    case 5:
+      cv::transpose(mat, out);
+      break;
+    case 6:
+      cv::rotate(mat, out, cv::ROTATE_90_CLOCKWISE);
+      break;
+    case 7:
+      cv::transpose(mat, out);
+      cv::flip(out, out, -1);
+      break;
+    case 8:
+      cv::rotate(mat, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      break;
+    default:
+      return;
   }
   mat = out;
 }
@@ -205,15 +225,15 @@ absl::StatusOr<Image> DecodeJpeg(std::string_view bytes, const ImageInfo& info,
   int width = TJSCALED(info.width, chosen);
   int height = TJSCALED(info.height, chosen);
   cv::Mat rgb(height, width, CV_8UC3);
-  int rc = tjDecompress2(handle, reinterpret_cast<const unsigned char*>(bytes.data()),
-                         bytes.size(), rgb.data, width, 0, height, TJPF_RGB, 0);
+  int rc = tjDecompress2(handle, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                         rgb.data, width, 0, height, TJPF_RGB, 0);
   if (rc != 0) {
     std::string message = tjGetErrorStr2(handle);
     bool warning = tjGetErrorCode(handle) == TJERR_WARNING;
     bool truncated = message.find("remature end") != std::string::npos;
     if (!warning || truncated) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          truncated ? "truncated JPEG: " : "corrupt JPEG: ", message));
+      return absl::InvalidArgumentError(
+          absl::StrCat(truncated ? "truncated JPEG: " : "corrupt JPEG: ", message));
     }
     // Other warnings (extraneous bytes, say) leave a complete image: accept it,
     // as browsers do.
@@ -226,8 +246,7 @@ absl::StatusOr<Image> DecodeJpeg(std::string_view bytes, const ImageInfo& info,
 
 absl::StatusOr<Image> DecodeWithOpenCv(std::string_view bytes, const ImageInfo& info) {
   try {
-    cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
-                    const_cast<char*>(bytes.data()));
+    cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
     // IMREAD_COLOR converts grey, 16-bit and alpha to 8-bit BGR, and applies EXIF
     // orientation where the format carries it.
     cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
@@ -249,10 +268,14 @@ absl::StatusOr<Image> DecodeWithOpenCv(std::string_view bytes, const ImageInfo& 
 absl::StatusOr<ImageInfo> ProbeImage(std::string_view bytes) {
   if (bytes.empty()) return absl::InvalidArgumentError("empty image: no bytes");
   switch (SniffFormat(bytes)) {
-    case ImageFormat::kJpeg: return ProbeJpeg(bytes);
-    case ImageFormat::kPng: return ProbePng(bytes);
-    case ImageFormat::kWebp: return ProbeWebp(bytes);
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kJpeg:
+      return ProbeJpeg(bytes);
+    case ImageFormat::kPng:
+      return ProbePng(bytes);
+    case ImageFormat::kWebp:
+      return ProbeWebp(bytes);
+    case ImageFormat::kUnknown:
+      break;
   }
   return absl::InvalidArgumentError("not an image: the bytes are not JPEG, PNG or WebP");
 }
@@ -260,18 +283,18 @@ absl::StatusOr<ImageInfo> ProbeImage(std::string_view bytes) {
 absl::StatusOr<Image> DecodeImage(std::string_view bytes, const DecodeOptions& options) {
   const DecodeLimits& limits = options.limits;
   if (bytes.size() > limits.max_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "image is ", bytes.size(), " bytes, over the limit of ", limits.max_bytes));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("image is ", bytes.size(), " bytes, over the limit of ", limits.max_bytes));
   }
   auto info = ProbeImage(bytes);
   if (!info.ok()) return info.status();
   int64_t pixels = int64_t{info->width} * info->height;
   if (info->width > limits.max_side || info->height > limits.max_side ||
       pixels > limits.max_pixels) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        ImageFormatName(info->format), " header claims ", info->width, "x", info->height,
-        " pixels, over the limit of ", limits.max_pixels, " pixels or ", limits.max_side,
-        " per side"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(ImageFormatName(info->format), " header claims ", info->width, "x",
+                     info->height, " pixels, over the limit of ", limits.max_pixels, " pixels or ",
+                     limits.max_side, " per side"));
   }
   if (info->format == ImageFormat::kJpeg) return DecodeJpeg(bytes, *info, options);
   return DecodeWithOpenCv(bytes, *info);

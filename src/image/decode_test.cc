@@ -33,7 +33,7 @@ std::string Jpeg(int width, int height) { return *EncodeJpeg(TwoColour(width, he
 
 std::string OpenCvEncode(const char* ext, int width, int height, std::vector<int> params = {},
                          bool grey = false) {
-  cv::Mat bgr(height, width, CV_8UC3, cv::Scalar(220, 10, 10));  // blue (BGR order)
+  cv::Mat bgr(height, width, CV_8UC3, cv::Scalar(220, 10, 10));           // blue (BGR order)
   bgr(cv::Rect(0, 0, width / 2, height)).setTo(cv::Scalar(10, 10, 220));  // red left half
   cv::Mat img = bgr;
   if (grey) cv::cvtColor(bgr, img, cv::COLOR_BGR2GRAY);
@@ -99,10 +99,10 @@ TEST(Decode, ExifOrientationIsApplied) {
   std::string jpeg = Jpeg(40, 20);
   // APP1 Exif, big-endian TIFF, IFD0 with one entry: Orientation (0x0112) = 6
   // (rotate 90 degrees clockwise to display).
-  const unsigned char app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0x00,
-                                0x2A, 0x00, 0x00, 0x00, 0x08, 0x00, 0x01, 0x01, 0x12, 0x00, 0x03,
-                                0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                0x00};
+  const unsigned char app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E',  'x',  'i',  'f',  0,
+                                0,    'M',  'M',  0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,
+                                0x00, 0x01, 0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00,
+                                0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
   jpeg.insert(2, reinterpret_cast<const char*>(app1), sizeof(app1));
   auto image = DecodeImage(jpeg);
   ASSERT_TRUE(image.ok()) << image.status();
@@ -131,23 +131,23 @@ std::vector<BadInput> BadInputs() {
   std::string jpeg = Jpeg(256, 256);
   cases.push_back({"truncated jpeg", jpeg.substr(0, jpeg.size() / 2),
                    absl::StatusCode::kInvalidArgument, "truncated JPEG"});
-  cases.push_back({"jpeg header only", jpeg.substr(0, 40), absl::StatusCode::kInvalidArgument,
-                   "JPEG"});
+  cases.push_back(
+      {"jpeg header only", jpeg.substr(0, 40), absl::StatusCode::kInvalidArgument, "JPEG"});
   // A valid small JPEG whose frame header claims 30000x30000.
   std::string huge = jpeg;
   size_t sof = huge.find("\xFF\xC0");
   huge[sof + 5] = 0x75, huge[sof + 6] = 0x30;  // height 30000
   huge[sof + 7] = 0x75, huge[sof + 8] = 0x30;  // width 30000
-  cases.push_back({"jpeg claiming 30000x30000", huge, absl::StatusCode::kResourceExhausted,
-                   "30000x30000"});
+  cases.push_back(
+      {"jpeg claiming 30000x30000", huge, absl::StatusCode::kResourceExhausted, "30000x30000"});
   std::string png = OpenCvEncode(".png", 64, 64);
-  cases.push_back({"truncated png", png.substr(0, png.size() / 2),
-                   absl::StatusCode::kInvalidArgument, "PNG"});
+  cases.push_back(
+      {"truncated png", png.substr(0, png.size() / 2), absl::StatusCode::kInvalidArgument, "PNG"});
   std::string huge_png = png;
   const char dims[] = {0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30};
   huge_png.replace(16, 8, dims, 8);
-  cases.push_back({"png claiming 30000x30000", huge_png, absl::StatusCode::kResourceExhausted,
-                   "30000x30000"});
+  cases.push_back(
+      {"png claiming 30000x30000", huge_png, absl::StatusCode::kResourceExhausted, "30000x30000"});
   std::string webp = OpenCvEncode(".webp", 64, 64, {cv::IMWRITE_WEBP_QUALITY, 80});
   cases.push_back({"truncated webp", webp.substr(0, webp.size() / 2),
                    absl::StatusCode::kInvalidArgument, "WebP"});
@@ -175,11 +175,13 @@ TEST(Decode, LimitsAreCheckedBeforeDecoding) {
 
   options = {};
   options.limits.max_pixels = 64 * 64 - 1;
-  EXPECT_EQ(DecodeImage(Jpeg(64, 64), options).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(DecodeImage(Jpeg(64, 64), options).status().code(),
+            absl::StatusCode::kResourceExhausted);
   options.limits.max_pixels = 64 * 64;
   EXPECT_TRUE(DecodeImage(Jpeg(64, 64), options).ok());
   options.limits.max_side = 63;
-  EXPECT_EQ(DecodeImage(Jpeg(64, 64), options).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(DecodeImage(Jpeg(64, 64), options).status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(Decode, EncodeJpegRejectsBadArguments) {

@@ -25,9 +25,9 @@ struct Image {
 // Bounds checked on the encoded bytes and on the header, before any pixel is
 // decoded: a 200-byte file that claims 30000x30000 pixels is refused here.
 struct DecodeLimits {
-  uint64_t max_bytes = 20ull << 20;     // encoded size
-  int64_t max_pixels = 50'000'000;      // width*height as the header claims
-  int max_side = 20'000;                // either dimension
+  uint64_t max_bytes = 20ull << 20;  // encoded size
+  int64_t max_pixels = 50'000'000;   // width*height as the header claims
+  int max_side = 20'000;             // either dimension
 };
 
 struct DecodeOptions {

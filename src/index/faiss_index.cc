@@ -1,6 +1,6 @@
 // FAISS adapter. FAISS throws faiss::FaissException; every call is wrapped.
-#include <faiss/Index.h>
 #include <faiss/IVFlib.h>
+#include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/FaissException.h>

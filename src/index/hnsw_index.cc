@@ -48,8 +48,8 @@ class HnswIndex : public VectorIndex {
         hnsw_->resizeIndex(std::max<size_t>(first + n, hnsw_->max_elements_ * 2));
       }
       // addPoint is thread-safe for distinct labels; build on every core.
-      const int threads = static_cast<int>(
-          std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency())));
+      const int threads =
+          static_cast<int>(std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency())));
       std::atomic<int64_t> next{0};
       std::exception_ptr error;
       std::mutex error_mu;
@@ -80,7 +80,8 @@ class HnswIndex : public VectorIndex {
   absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
       const float* queries, int64_t nq, int k, const SearchParams& params) const override {
     if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
-    const size_t ef = std::max<size_t>(params.ef_search > 0 ? params.ef_search : spec_.hnsw_ef_search, k);
+    const size_t ef =
+        std::max<size_t>(params.ef_search > 0 ? params.ef_search : spec_.hnsw_ef_search, k);
     std::vector<std::vector<Neighbor>> out(nq);
     try {
       for (int64_t q = 0; q < nq; ++q) out[q] = SearchOne(queries + q * dimension_, k, ef);

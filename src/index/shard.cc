@@ -91,8 +91,8 @@ absl::StatusOr<std::unique_ptr<Shard>> Shard::Open(const std::string& dir, const
 
 absl::Status Shard::Add(const std::vector<std::string>& ids, const std::vector<float>& vectors) {
   if (vectors.size() != ids.size() * static_cast<size_t>(dimension())) {
-    return absl::InvalidArgumentError(absl::StrCat("Shard::Add: ", ids.size(), " ids but ",
-                                                   vectors.size(), " floats"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Shard::Add: ", ids.size(), " ids but ", vectors.size(), " floats"));
   }
   for (const std::string& id : ids) {
     if (id.empty() || id.size() > kMaxIdBytes) {
@@ -114,8 +114,7 @@ absl::Status Shard::Save(const std::string& dir) const {
   return WriteFileAtomic((fs::path(dir) / kIdsFile).string(), EncodeIds(ids_));
 }
 
-absl::StatusOr<std::vector<std::vector<Hit>>> Shard::Search(const float* queries, int64_t nq,
-                                                            int k,
+absl::StatusOr<std::vector<std::vector<Hit>>> Shard::Search(const float* queries, int64_t nq, int k,
                                                             const SearchParams& params) const {
   ASSIGN_OR_RETURN(auto neighbours, index_->Search(queries, nq, k, params));
   std::vector<std::vector<Hit>> out(nq);

@@ -28,7 +28,8 @@ TEST(Ids, RoundTripAndCorruption) {
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(*decoded, ids);
   EXPECT_EQ(DecodeIds("junk").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecodeIds(bytes.substr(0, bytes.size() - 2)).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeIds(bytes.substr(0, bytes.size() - 2)).status().code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(DecodeIds(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
 }
 
@@ -62,8 +63,8 @@ TEST(Shard, SaveOpenSearchByItemId) {
 TEST(Shard, RefusesBadIdsAndSizes) {
   auto shard = Shard::Create(*ParseIndexSpec("faiss:Flat"), 4);
   ASSERT_TRUE(shard.ok());
-  EXPECT_FALSE((*shard)->Add({"a"}, {1, 0, 0}).ok());             // 3 floats for dim 4
-  EXPECT_FALSE((*shard)->Add({""}, {1, 0, 0, 0}).ok());           // empty id
+  EXPECT_FALSE((*shard)->Add({"a"}, {1, 0, 0}).ok());                        // 3 floats for dim 4
+  EXPECT_FALSE((*shard)->Add({""}, {1, 0, 0, 0}).ok());                      // empty id
   EXPECT_FALSE((*shard)->Add({std::string(5000, 'x')}, {1, 0, 0, 0}).ok());  // too long
   EXPECT_EQ((*shard)->size(), 0);
 }

@@ -28,7 +28,7 @@ struct IndexSpec {
   std::string factory = "Flat";  // kFaiss: the index_factory string
   int hnsw_m = 16;               // kHnsw: links per node
   int hnsw_ef_construction = 200;
-  int hnsw_ef_search = 64;       // default breadth of a search
+  int hnsw_ef_search = 64;  // default breadth of a search
 
   // "faiss:Flat", "faiss:IVF1024,PQ32np", "hnsw:M=16,ef_construction=200,ef_search=64".
   std::string ToString() const;
@@ -86,8 +86,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> CreateHnswIndex(const IndexSpec& sp
                                                              int64_t expected_size);
 absl::StatusOr<std::unique_ptr<VectorIndex>> LoadHnswIndex(const IndexSpec& spec, int dimension,
                                                            const std::string& path);
-absl::StatusOr<std::unique_ptr<VectorIndex>> CreateFaissIndex(const IndexSpec& spec,
-                                                              int dimension);
+absl::StatusOr<std::unique_ptr<VectorIndex>> CreateFaissIndex(const IndexSpec& spec, int dimension);
 absl::StatusOr<std::unique_ptr<VectorIndex>> LoadFaissIndex(const IndexSpec& spec, int dimension,
                                                             const std::string& path);
 

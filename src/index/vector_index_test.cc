@@ -28,7 +28,8 @@ std::vector<float> Clustered(int n, int dim, int clusters, uint32_t seed) {
       out[static_cast<size_t>(i) * dim + d] = v;
       norm += double{v} * v;
     }
-    for (int d = 0; d < dim; ++d) out[static_cast<size_t>(i) * dim + d] /= static_cast<float>(std::sqrt(norm));
+    for (int d = 0; d < dim; ++d)
+      out[static_cast<size_t>(i) * dim + d] /= static_cast<float>(std::sqrt(norm));
   }
   return out;
 }
@@ -38,8 +39,10 @@ double RecallAt(const std::vector<std::vector<Neighbor>>& got,
   double hits = 0;
   for (size_t q = 0; q < truth.size(); ++q) {
     std::set<int64_t> want;
-    for (int i = 0; i < k && i < static_cast<int>(truth[q].size()); ++i) want.insert(truth[q][i].label);
-    for (int i = 0; i < k && i < static_cast<int>(got[q].size()); ++i) hits += want.count(got[q][i].label);
+    for (int i = 0; i < k && i < static_cast<int>(truth[q].size()); ++i)
+      want.insert(truth[q][i].label);
+    for (int i = 0; i < k && i < static_cast<int>(got[q].size()); ++i)
+      hits += want.count(got[q][i].label);
   }
   return hits / (truth.size() * k);
 }
@@ -113,11 +116,13 @@ TEST_P(VectorIndexTest, RecallSaveLoadAndEdges) {
   for (int q = 0; q < nq; ++q) {
     for (int i = 0; i < k; ++i) EXPECT_EQ((*again)[q][i].label, (*got)[q][i].label);
   }
-  EXPECT_EQ((*index)->Search(queries.data(), 1, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*index)->Search(queries.data(), 1, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, VectorIndexTest,
-                         ::testing::Values("faiss:Flat", "hnsw:M=16,ef_construction=100,ef_search=64",
+                         ::testing::Values("faiss:Flat",
+                                           "hnsw:M=16,ef_construction=100,ef_search=64",
                                            "faiss:IVF64,Flat"));
 
 TEST(VectorIndex, FewerVectorsThanK) {

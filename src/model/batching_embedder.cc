@@ -8,8 +8,7 @@
 
 namespace photosearch {
 
-BatchingEmbedder::BatchingEmbedder(std::vector<std::unique_ptr<Embedder>> replicas,
-                                   Options options)
+BatchingEmbedder::BatchingEmbedder(std::vector<std::unique_ptr<Embedder>> replicas, Options options)
     : replicas_(std::move(replicas)),
       max_batch_(options.max_batch > 0 ? options.max_batch : replicas_[0]->preferred_batch()),
       queue_(options.max_queue) {
@@ -27,9 +26,8 @@ std::future<BatchingEmbedder::Result> BatchingEmbedder::Submit(std::vector<float
   Request request;
   std::future<Result> future = request.promise.get_future();
   if (input.size() != InputTensorSize(manifest())) {
-    request.promise.set_value(absl::InvalidArgumentError(
-        absl::StrCat("embedder input has ", input.size(), " floats, expected ",
-                     InputTensorSize(manifest()))));
+    request.promise.set_value(absl::InvalidArgumentError(absl::StrCat(
+        "embedder input has ", input.size(), " floats, expected ", InputTensorSize(manifest()))));
     return future;
   }
   request.input = std::move(input);
@@ -68,7 +66,8 @@ void BatchingEmbedder::Run(Embedder* embedder) {
     if (n > 1) {
       buffer.resize(input_size * n);
       for (int i = 0; i < n; ++i) {
-        std::memcpy(buffer.data() + input_size * i, batch[i].input.data(), input_size * sizeof(float));
+        std::memcpy(buffer.data() + input_size * i, batch[i].input.data(),
+                    input_size * sizeof(float));
       }
       input = buffer.data();
     }

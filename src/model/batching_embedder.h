@@ -30,8 +30,8 @@ class BatchingEmbedder {
   using Result = absl::StatusOr<std::vector<float>>;
 
   struct Options {
-    int max_batch = 0;       // 0 = the first replica's preferred_batch()
-    size_t max_queue = 64;   // Submit blocks beyond this (back-pressure)
+    int max_batch = 0;      // 0 = the first replica's preferred_batch()
+    size_t max_queue = 64;  // Submit blocks beyond this (back-pressure)
   };
 
   // REQUIRES: at least one replica; all of the same manifest.

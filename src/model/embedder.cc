@@ -59,17 +59,18 @@ absl::StatusOr<std::vector<float>> Embedder::EmbedBatch(const float* input, int 
 absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const ModelManifest& manifest,
                                                        const EmbedderOptions& options) {
   if (manifest.precision == "bf16" && !CpuHasFastBf16()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", manifest.id, " is bf16, but this CPU has neither AVX512-BF16 nor AMX-BF16; "
-        "use the fp32 model (and an index built with it)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", manifest.id,
+                     " is bf16, but this CPU has neither AVX512-BF16 nor AMX-BF16; "
+                     "use the fp32 model (and an index built with it)"));
   }
   EmbedderOptions resolved = options;
   if (resolved.threads <= 0) {
     resolved.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  absl::StatusOr<std::unique_ptr<Embedder>> embedder =
-      manifest.runtime == "torchscript" ? LoadTorchEmbedder(manifest, resolved)
-                                        : LoadOpenCvEmbedder(manifest, resolved);
+  absl::StatusOr<std::unique_ptr<Embedder>> embedder = manifest.runtime == "torchscript"
+                                                           ? LoadTorchEmbedder(manifest, resolved)
+                                                           : LoadOpenCvEmbedder(manifest, resolved);
   if (!embedder.ok()) return embedder.status();
   Embedder& e = **embedder;
   e.ConfigureCallingThread();

@@ -46,7 +46,8 @@ double Dot(const float* a, const float* b, int dim) {
 bool CpuHasBf16() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
-  return text.find("avx512_bf16") != std::string::npos || text.find("amx_bf16") != std::string::npos;
+  return text.find("avx512_bf16") != std::string::npos ||
+         text.find("amx_bf16") != std::string::npos;
 }
 
 class EmbedderTest : public ::testing::Test {
@@ -81,7 +82,7 @@ TEST_F(EmbedderTest, TorchAndOpenCvAgreeAndBatchesEqualSingles) {
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE(kScenes[i]);
     const float* t = t4->data() + i * 1280;
-    EXPECT_NEAR(Dot(t, t, 1280), 1.0, 1e-5);  // L2-normalised
+    EXPECT_NEAR(Dot(t, t, 1280), 1.0, 1e-5);                  // L2-normalised
     EXPECT_GT(Dot(t, o4->data() + i * 1280, 1280), 0.99999);  // runtimes agree
     auto single = (*torch)->EmbedBatch(tensors.data() + i * InputTensorSize(m), 1);
     ASSERT_TRUE(single.ok());
@@ -107,7 +108,8 @@ TEST_F(EmbedderTest, Bf16IsCloseToFp32OrRefusedWithAReason) {
   auto a = (*fp32)->EmbedBatch(tensors.data(), 4);
   auto b = (*bf16)->EmbedBatch(tensors.data(), 4);
   ASSERT_TRUE(a.ok() && b.ok());
-  for (int i = 0; i < 4; ++i) EXPECT_GT(Dot(a->data() + i * 1280, b->data() + i * 1280, 1280), 0.999);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_GT(Dot(a->data() + i * 1280, b->data() + i * 1280, 1280), 0.999);
 }
 
 TEST_F(EmbedderTest, ConcurrentRequestsShareBatches) {

@@ -19,7 +19,8 @@ absl::StatusOr<std::array<float, 3>> ReadTriple(const json& j, const char* key,
                                                 std::array<float, 3> fallback) {
   if (!j.contains(key)) return fallback;
   const json& v = j.at(key);
-  if (!v.is_array() || v.size() != 3) return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
+  if (!v.is_array() || v.size() != 3)
+    return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
   std::array<float, 3> out{};
   for (int i = 0; i < 3; ++i) {
     if (!v[i].is_number()) return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
@@ -107,9 +108,11 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
       return Invalid("output.pooling must be none, mean or max");
     }
     m.dimension = output.value("dimension", 0);
-    if (m.dimension < 1 || m.dimension > 65536) return Invalid("output.dimension must be in 1..65536");
+    if (m.dimension < 1 || m.dimension > 65536)
+      return Invalid("output.dimension must be in 1..65536");
     std::string normalize = output.value("normalize", "l2");
-    if (normalize != "l2" && normalize != "none") return Invalid("output.normalize must be l2 or none");
+    if (normalize != "l2" && normalize != "none")
+      return Invalid("output.normalize must be l2 or none");
     m.l2_normalize = normalize == "l2";
     m.metric = j.value("metric", "inner_product");
     if (m.metric != "inner_product") {
@@ -127,7 +130,9 @@ absl::StatusOr<ModelManifest> LoadModelManifest(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(p, ec)) p /= "model.json";
   auto text = ReadFile(p.string(), 1 << 20);
-  if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat("model manifest: ", text.status().message()));
+  if (!text.ok())
+    return absl::Status(text.status().code(),
+                        absl::StrCat("model manifest: ", text.status().message()));
   auto manifest = ParseModelManifest(*text, p.parent_path().string());
   if (!manifest.ok()) {
     return absl::Status(manifest.status().code(),

@@ -30,13 +30,13 @@ namespace photosearch {
 
 struct ModelManifest {
   std::string id;
-  std::string runtime;       // "torchscript" | "opencv-dnn"
-  std::string file;          // absolute path after loading
-  std::string precision;     // "fp32" | "bf16"
+  std::string runtime;    // "torchscript" | "opencv-dnn"
+  std::string file;       // absolute path after loading
+  std::string precision;  // "fp32" | "bf16"
   int input_width = 0;
   int input_height = 0;
-  bool rgb = true;           // colour order of the input tensor
-  float scale = 255.f;       // pixel / scale, then (x - mean) / std
+  bool rgb = true;      // colour order of the input tensor
+  float scale = 255.f;  // pixel / scale, then (x - mean) / std
   std::array<float, 3> mean{0.f, 0.f, 0.f};
   std::array<float, 3> std{1.f, 1.f, 1.f};
   int resize_shorter_side = 0;  // 0: resize straight to the input size

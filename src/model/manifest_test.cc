@@ -8,8 +8,8 @@
 namespace photosearch {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 json Valid() {
   return json::parse(R"({
@@ -42,7 +42,8 @@ TEST(ModelManifest, BundledManifestsLoad) {
   }
   // A folder means its model.json.
   EXPECT_TRUE(LoadModelManifest(testing::SourceDir() + "/models/mobilenetv2").ok());
-  EXPECT_EQ(LoadModelManifest("/nonexistent/model.json").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadModelManifest("/nonexistent/model.json").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(ModelManifest, RefusesBadFields) {

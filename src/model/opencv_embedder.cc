@@ -37,7 +37,8 @@ class OpenCvEmbedder : public Embedder {
           for (int c = 0; c < channels; ++c) {
             const float* p = y.ptr<float>(i, c);
             float acc = m.pooling == "mean" ? 0.f : p[0];
-            for (int s = 0; s < spatial; ++s) acc = m.pooling == "mean" ? acc + p[s] : std::max(acc, p[s]);
+            for (int s = 0; s < spatial; ++s)
+              acc = m.pooling == "mean" ? acc + p[s] : std::max(acc, p[s]);
             out[static_cast<size_t>(i) * channels + c] = m.pooling == "mean" ? acc / spatial : acc;
           }
         }

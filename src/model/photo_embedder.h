@@ -53,7 +53,8 @@ class PhotoEmbedder {
   BatchingEmbedder& batcher() { return batcher_; }
 
  private:
-  PhotoEmbedder(std::vector<std::unique_ptr<Embedder>> replicas, const PhotoEmbedderOptions& options)
+  PhotoEmbedder(std::vector<std::unique_ptr<Embedder>> replicas,
+                const PhotoEmbedderOptions& options)
       : limits_(options.limits), batcher_(std::move(replicas), options.batching) {}
 
   const DecodeLimits limits_;

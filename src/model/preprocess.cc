@@ -30,7 +30,8 @@ absl::Status Preprocess(const Image& image, const ModelManifest& m, float* out) 
     // Bilinear aliases when shrinking more than 2x (a PNG at full size, say):
     // area averaging is what the bilinear reference sees after its own decode.
     bool big_shrink = target_w * 2 < image.width || target_h * 2 < image.height;
-    int interpolation = (m.interpolation == "area" || big_shrink) ? cv::INTER_AREA : cv::INTER_LINEAR;
+    int interpolation =
+        (m.interpolation == "area" || big_shrink) ? cv::INTER_AREA : cv::INTER_LINEAR;
     cv::Mat resized;
     if (target_w == image.width && target_h == image.height) {
       resized = src;

@@ -1,8 +1,7 @@
 // The libtorch runtime. The only translation unit that includes torch: keep it
 // that way (torch/script.h costs ~15 s and ~740 MiB per TU to compile).
-#include <torch/script.h>
-
 #include <ATen/Parallel.h>
+#include <torch/script.h>
 
 #include <mutex>
 
@@ -60,8 +59,8 @@ class TorchEmbedder : public Embedder {
         } else if (m.pooling == "max") {
           y = y.amax({2, 3});
         } else {
-          return absl::InternalError(absl::StrCat("model ", m.id,
-                                                  ": 4-D output needs output.pooling mean or max"));
+          return absl::InternalError(
+              absl::StrCat("model ", m.id, ": 4-D output needs output.pooling mean or max"));
         }
       }
       y = y.reshape({n, -1}).contiguous();
@@ -99,7 +98,8 @@ absl::StatusOr<std::unique_ptr<Embedder>> LoadTorchEmbedder(const ModelManifest&
       if (!keep.empty()) module = torch::jit::freeze(module, keep);
       module = torch::jit::optimize_for_inference(module, keep);
     }
-    return std::unique_ptr<Embedder>(new TorchEmbedder(manifest, std::move(module), options.threads));
+    return std::unique_ptr<Embedder>(
+        new TorchEmbedder(manifest, std::move(module), options.threads));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("loading TorchScript model ", manifest.file, ": ", e.what()));

@@ -27,7 +27,6 @@ bool IsPhotoName(const fs::path& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
 
-
 // One photo in flight: the future of its vector, or why it failed.
 struct Slot {
   std::future<BatchingEmbedder::Result> vector;
@@ -40,11 +39,13 @@ struct Slot {
 absl::StatusOr<std::vector<std::string>> ListPhotos(const std::string& dir, int64_t* ignored) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("photos folder '", dir, "' does not exist or is not a folder"));
+    return absl::NotFoundError(
+        absl::StrCat("photos folder '", dir, "' does not exist or is not a folder"));
   }
   std::vector<std::string> photos;
   int64_t others = 0;
-  auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  auto it =
+      fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const fs::path& path = it->path();
     if (path.filename().string().front() == '.') {
@@ -92,7 +93,8 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
       fs::path path = fs::path(options.photos_dir) / photos[i];
       auto bytes = ReadFile(path.string(), embedder.limits().max_bytes);
       absl::StatusOr<std::vector<float>> input =
-          bytes.ok() ? embedder.Prepare(*bytes) : absl::StatusOr<std::vector<float>>(bytes.status());
+          bytes.ok() ? embedder.Prepare(*bytes)
+                     : absl::StatusOr<std::vector<float>>(bytes.status());
       if (!input.ok()) {
         slot.error = std::string(input.status().message());
       } else {
@@ -115,7 +117,8 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
   absl::Status fatal;
   for (int64_t i = 0; i < total; ++i) {
     Slot& slot = slots[i];
-    while (!slot.ready.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while (!slot.ready.load(std::memory_order_acquire))
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     if (slot.error.empty()) {
       BatchingEmbedder::Result vector = slot.vector.get();
       if (vector.ok()) {
@@ -153,7 +156,8 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
   build.index_spec = options.index_spec;
   build.work_dir = options.work_dir;
   std::error_code ec;
-  build.inputs["source"] = "folder:" + fs::absolute(options.photos_dir, ec).lexically_normal().string();
+  build.inputs["source"] =
+      "folder:" + fs::absolute(options.photos_dir, ec).lexically_normal().string();
   build.inputs["photos_found"] = std::to_string(total);
   build.inputs["photos_failed"] = std::to_string(result.failures.size());
   ASSIGN_OR_RETURN(result.manifest, BuildAndPublishShard(repository, build, ids, vectors));

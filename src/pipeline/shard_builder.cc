@@ -30,13 +30,14 @@ class TempDir {
 
 }  // namespace
 
-absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository, const ShardBuild& build,
+absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
+                                                      const ShardBuild& build,
                                                       const std::vector<std::string>& ids,
                                                       const std::vector<float>& vectors) {
   const int64_t n = static_cast<int64_t>(ids.size());
   if (build.dimension <= 0 || vectors.size() != static_cast<size_t>(n) * build.dimension) {
-    return absl::InvalidArgumentError(absl::StrCat("shard build: ", vectors.size(), " floats for ", n,
-                                                   " items of dimension ", build.dimension));
+    return absl::InvalidArgumentError(absl::StrCat("shard build: ", vectors.size(), " floats for ",
+                                                   n, " items of dimension ", build.dimension));
   }
   IndexSpec spec = ChooseIndexSpec(n);
   if (build.index_spec != "auto") {
@@ -45,8 +46,9 @@ absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository, co
   ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard, Shard::Create(spec, build.dimension, n));
   RETURN_IF_ERROR(shard->Add(ids, vectors));
   fs::path base = build.work_dir.empty() ? fs::temp_directory_path() : fs::path(build.work_dir);
-  TempDir build_dir(base / absl::StrCat("photosearch-build-", ::getpid(), "-",
-                                        std::chrono::steady_clock::now().time_since_epoch().count()));
+  TempDir build_dir(base /
+                    absl::StrCat("photosearch-build-", ::getpid(), "-",
+                                 std::chrono::steady_clock::now().time_since_epoch().count()));
   RETURN_IF_ERROR(shard->Save(build_dir.path().string()));
 
   ArtifactManifest manifest;

@@ -19,16 +19,17 @@
 namespace photosearch {
 
 struct ShardBuild {
-  ArtifactKey key;                   // kind "shard"
+  ArtifactKey key;  // kind "shard"
   int dimension = 0;
   std::string metric = "inner_product";
-  std::string index_spec = "auto";   // "auto" or an IndexSpec string
+  std::string index_spec = "auto";            // "auto" or an IndexSpec string
   std::map<std::string, std::string> inputs;  // provenance for the manifest
-  std::string work_dir;              // "" = the system temp directory
+  std::string work_dir;                       // "" = the system temp directory
 };
 
 // REQUIRES: vectors.size() == ids.size() * build.dimension, rows L2-normalised.
-absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository, const ShardBuild& build,
+absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
+                                                      const ShardBuild& build,
                                                       const std::vector<std::string>& ids,
                                                       const std::vector<float>& vectors);
 

@@ -1,6 +1,5 @@
 #include "serving/shard_manager.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/status_macros.h"
@@ -32,8 +31,8 @@ absl::StatusOr<ShardHandle> ShardManager::Load(const ArtifactKey& key, int64_t v
   ASSIGN_OR_RETURN(ArtifactManifest manifest, repository_->ReadManifest(key, version));
   const std::string where = absl::StrCat(key.Prefix(), version);
   if (manifest.dimension != dimension_) {
-    return absl::FailedPreconditionError(absl::StrCat(where, " has dimension ", manifest.dimension,
-                                                      ", the model has ", dimension_));
+    return absl::FailedPreconditionError(
+        absl::StrCat(where, " has dimension ", manifest.dimension, ", the model has ", dimension_));
   }
   auto spec = ParseIndexSpec(manifest.index);
   if (!spec.ok()) return Annotate(spec.status(), where);
@@ -70,7 +69,8 @@ absl::Status ShardManager::Refresh() {
     auto served = served_versions.find(prefix);
     int64_t floor = served == served_versions.end() ? 0 : served->second;
     // Newest first; stop at the served version: never go backwards.
-    for (auto it = artifact.versions.rbegin(); it != artifact.versions.rend() && *it > floor; ++it) {
+    for (auto it = artifact.versions.rbegin(); it != artifact.versions.rend() && *it > floor;
+         ++it) {
       const std::string version_key = absl::StrCat(prefix, *it);
       if (auto refused = refused_.find(version_key); refused != refused_.end()) {
         errors.push_back(refused->second);  // refused before: do not fetch it again

@@ -40,8 +40,8 @@ ScratchDir::ScratchDir() {
   std::random_device rd;
   auto base = std::filesystem::temp_directory_path();
   for (int attempt = 0; attempt < 100; ++attempt) {
-    std::filesystem::path candidate =
-        base / ("photosearch-test-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000));
+    std::filesystem::path candidate = base / ("photosearch-test-" + std::to_string(getpid()) + "-" +
+                                              std::to_string(rd() % 1000000));
     if (std::filesystem::create_directory(candidate)) {
       path_ = candidate.string();
       return;
@@ -81,7 +81,8 @@ ChildProcess::~ChildProcess() {
   if (stdout_fd_ >= 0) close(stdout_fd_);
 }
 
-std::string ChildProcess::WaitForLine(const std::string& needle, std::chrono::milliseconds timeout) {
+std::string ChildProcess::WaitForLine(const std::string& needle,
+                                      std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     size_t newline;
@@ -90,7 +91,8 @@ std::string ChildProcess::WaitForLine(const std::string& needle, std::chrono::mi
       buffer_.erase(0, newline + 1);
       if (line.find(needle) != std::string::npos) return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return "";
     pollfd pfd{stdout_fd_, POLLIN, 0};
     int ready = poll(&pfd, 1, static_cast<int>(left.count()));
@@ -134,7 +136,8 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output) {
   output->clear();
   char chunk[4096];
   ssize_t n;
-  while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0) output->append(chunk, static_cast<size_t>(n));
+  while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0)
+    output->append(chunk, static_cast<size_t>(n));
   close(pipefd[0]);
   int status = 0;
   waitpid(pid, &status, 0);
