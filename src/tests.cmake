@@ -2,7 +2,7 @@ photosearch_test(base_test SOURCES base/metrics_test.cc base/files_test.cc LIBS 
 photosearch_test(image_test SOURCES image/decode_test.cc LIBS ps_image
   opencv_core opencv_imgcodecs)
 photosearch_test(index_test SOURCES index/vector_index_test.cc index/shard_test.cc LIBS ps_index)
-photosearch_test(artifact_test SOURCES artifact/repository_test.cc LIBS ps_artifact)
+photosearch_test(artifact_test SOURCES artifact/repository_test.cc artifact/sigv4_test.cc LIBS ps_artifact)
 photosearch_test(model_test SOURCES model/manifest_test.cc model/preprocess_test.cc
   model/embedder_test.cc LIBS ps_model)
 photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serving ps_index)

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "artifact/s3_store.h"
 #include "artifact/store.h"
 #include "base/files.h"
 #include "base/status_macros.h"
@@ -143,11 +144,15 @@ std::unique_ptr<Store> NewLocalStore(const std::string& root) {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   std::string path = url;
+  if (absl::StartsWith(url, "s3://")) {
+    ASSIGN_OR_RETURN(S3Options options, S3OptionsFromEnvironment());
+    return OpenS3Store(url, options);
+  }
   if (absl::StartsWith(url, "file://")) {
     path = url.substr(7);
   } else if (url.find("://") != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "repository '", url, "': unsupported scheme (use a directory path or file://)"));
+        "repository '", url, "': unsupported scheme (use a directory path, file:// or s3://)"));
   }
   if (path.empty()) return absl::InvalidArgumentError("repository path is empty");
   std::error_code ec;

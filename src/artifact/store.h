@@ -51,7 +51,8 @@ class Store {
 absl::Status ValidateKey(std::string_view key);
 
 // Opens the store a URL names: a directory path or file:///path (created if
-// missing). Other schemes are refused with kInvalidArgument.
+// missing), or s3://bucket/prefix (settings from the environment, see
+// s3_store.h). Other schemes are refused with kInvalidArgument.
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
 // The local-directory implementation.

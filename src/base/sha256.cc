@@ -1,6 +1,7 @@
 #include "base/sha256.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <fstream>
 #include <memory>
@@ -49,6 +50,19 @@ std::string Sha256FileHex(const std::string& path, uint64_t* size_bytes) {
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
   if (size_bytes) *size_bytes = total;
   return ToHex(digest, len);
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &len);
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::string HexOf(std::string_view bytes) {
+  return ToHex(reinterpret_cast<const unsigned char*>(bytes.data()),
+               static_cast<unsigned int>(bytes.size()));
 }
 
 }  // namespace photosearch

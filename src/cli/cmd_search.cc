@@ -37,8 +37,7 @@ int RunSearch(const SearchFlags& flags) {
   if (!embedder.ok()) return Fail("search", embedder.status());
   const ModelManifest& model = (*embedder)->manifest();
 
-  ShardManager shards(&repository, model.id, model.dimension,
-                      (std::filesystem::temp_directory_path() / "photosearch-cache").string());
+  ShardManager shards(&repository, model.id, model.dimension, ShardCacheDir(repository.url()));
   absl::Status refreshed = shards.Refresh();
   if (shards.Snapshot().empty()) {
     if (!refreshed.ok()) return Fail("search", refreshed);

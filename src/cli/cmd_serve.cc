@@ -54,8 +54,7 @@ int RunServe(const ServeFlags& flags) {
   const ModelManifest& model = (*embedder)->manifest();
 
   std::error_code ec;
-  std::string scratch = (std::filesystem::temp_directory_path() / "photosearch-cache").string();
-  ShardManager shards(&repository, model.id, model.dimension, scratch);
+  ShardManager shards(&repository, model.id, model.dimension, ShardCacheDir(repository.url()));
   (void)shards.Refresh();  // errors are logged; a bad version never stops the server
   if (shards.Snapshot().empty()) {
     std::set<std::string> others;

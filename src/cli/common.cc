@@ -1,8 +1,11 @@
 #include "cli/common.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
+
+#include "base/sha256.h"
 
 namespace photosearch {
 
@@ -38,6 +41,12 @@ absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags
   }
   options.limits = limits;
   return PhotoEmbedder::Load(flags.model, options);
+}
+
+std::string ShardCacheDir(const std::string& repo_url) {
+  return (std::filesystem::temp_directory_path() /
+          ("photosearch-cache-" + Sha256Hex(repo_url).substr(0, 16)))
+      .string();
 }
 
 }  // namespace photosearch

@@ -13,6 +13,11 @@ namespace photosearch {
 // Prints "photosearch <command>: <message>" as one line on stderr; returns 1.
 int Fail(const std::string& command, const absl::Status& status);
 
+// Where shards fetched from `repo_url` are kept locally: a directory under the
+// system temp directory, one per repository (a remote store downloads there;
+// a local one is read in place).
+std::string ShardCacheDir(const std::string& repo_url);
+
 // Loads the model named by the flags, with the given decode limits.
 // `default_replicas` applies when --replicas is 0 (0 here: one per core).
 absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags,

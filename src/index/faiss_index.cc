@@ -6,6 +6,7 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <omp.h>
 
 #include <algorithm>
 
@@ -22,6 +23,21 @@ constexpr size_t kDefaultNprobe = 16;
 // Below this many queries at once an exact index is scanned by FlatTopK (this
 // CPU's vector instructions); from it on FAISS multiplies matrices with BLAS.
 constexpr int64_t kBlasQueries = 20;
+
+// Sets this thread's OpenMP team size for its lifetime (0: leave it), then
+// restores it, exceptions included.
+class OmpThreadsOnThisThread {
+ public:
+  explicit OmpThreadsOnThisThread(int threads) : saved_(omp_get_max_threads()) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+  ~OmpThreadsOnThisThread() { omp_set_num_threads(saved_); }
+  OmpThreadsOnThisThread(const OmpThreadsOnThisThread&) = delete;
+  OmpThreadsOnThisThread& operator=(const OmpThreadsOnThisThread&) = delete;
+
+ private:
+  const int saved_;
+};
 
 class FaissIndex : public VectorIndex {
  public:
@@ -67,6 +83,10 @@ class FaissIndex : public VectorIndex {
           ivf.nprobe = static_cast<size_t>(params.nprobe);
           search_params = &ivf;
         }
+        // A few queries (a request's) run on the caller's thread alone: an
+        // OpenMP team started here would outnumber the cores together with
+        // the model's and make libgomp stop spinning (see PhotoEmbedder::Load).
+        OmpThreadsOnThisThread one_thread(nq < kBlasQueries ? 1 : 0);
         index_->search(nq, queries, k, scores.data(), labels.data(), search_params);
       } catch (const std::exception& e) {
         return absl::InternalError(absl::StrCat("FAISS ", spec_.factory, " search: ", e.what()));
