@@ -119,6 +119,56 @@ TEST_F(CliTest, ACorruptShardIsRefusedWithAClearError) {
   EXPECT_THAT(out, HasSubstr("is corrupt: ids.bin"));
 }
 
+TEST_F(CliTest, ArtifactsListShowVerifyAndGc) {
+  int code = -1;
+  for (int i = 0; i < 3; ++i) {
+    Run({"index", "--photos", photos_.path(), "--repo", repo_.path()}, &code);
+    ASSERT_EQ(code, 0);
+  }
+  const std::string artifact = "shards/mobilenetv2-gap1280-fp32@1/all/part-0-of-1/";
+  std::string out = Run({"artifacts", "list", "--repo", repo_.path()}, &code);
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(out, HasSubstr(artifact + "  3 versions (newest 3: 10 items, faiss:Flat"));
+
+  out = Run({"artifacts", "show", "--repo", repo_.path(), artifact + "2"}, &code);
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(out, HasSubstr("\"version\": 2"));
+  EXPECT_THAT(out, HasSubstr("ids.bin"));
+
+  out = Run({"artifacts", "verify", "--repo", repo_.path()}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("3 versions checked, 0 corrupt"));
+  std::string ids = repo_ / (artifact + "2/ids.bin");
+  ASSERT_TRUE(WriteFileAtomic(ids, "garbage").ok());
+  out = Run({"artifacts", "verify", "--repo", repo_.path()}, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(out, HasSubstr(artifact + "2  artifact"));
+  EXPECT_THAT(out, HasSubstr("is corrupt: ids.bin"));
+  EXPECT_THAT(out, HasSubstr("3 versions checked, 1 corrupt"));
+
+  out = Run({"artifacts", "gc", "--repo", repo_.path(), "--keep", "1", "--dry-run"}, &code);
+  EXPECT_THAT(out, HasSubstr("would remove 2 versions"));
+  EXPECT_THAT(Run({"artifacts", "list", "--repo", repo_.path()}, &code), HasSubstr("3 versions"));
+  out = Run({"artifacts", "gc", "--repo", repo_.path(), "--keep", "1"}, &code);
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(out, HasSubstr("removed " + artifact + "1"));
+  EXPECT_THAT(out, HasSubstr("removed " + artifact + "2"));
+  EXPECT_THAT(Run({"artifacts", "list", "--repo", repo_.path()}, &code),
+              HasSubstr("1 version (newest 3"));
+  out = Run({"search", "--repo", repo_.path(), "-k", "1", photos_ / "nine.png"}, &code);
+  EXPECT_EQ(code, 0) << out;
+
+  // Bad input: one line, non-zero.
+  out = Run({"artifacts", "show", "--repo", repo_.path(), "shards/nope"}, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(out, HasSubstr("is not an artifact"));
+  out = Run({"artifacts", "show", "--repo", repo_.path(), artifact + "9"}, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(out, HasSubstr("no published"));
+  out = Run({"artifacts", "gc", "--repo", repo_.path(), "--keep", "0"}, &code);
+  EXPECT_EQ(code, 2);
+}
+
 TEST_F(CliTest, UserErrorsGiveOneLineAndNonZeroExit) {
   struct Case {
     std::vector<std::string> args;

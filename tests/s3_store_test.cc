@@ -176,6 +176,30 @@ TEST_F(S3StoreTest, IndexAndServeFromABucket) {
   ASSERT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(nlohmann::json::parse(reply.body)["results"][0]["item_id"], "Kiwi_001.jpg");
 
+  // The artifacts commands on the bucket: a second version, verify, gc.
+  ASSERT_EQ(testing::RunCommand({testing::PhotosearchBin(), "index", "--photos", photos, "--repo",
+                                 "s3://photos/served"},
+                                &output),
+            0)
+      << output;
+  ASSERT_EQ(testing::RunCommand(
+                {testing::PhotosearchBin(), "artifacts", "verify", "--repo", "s3://photos/served"},
+                &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("2 versions checked, 0 corrupt"));
+  ASSERT_EQ(testing::RunCommand({testing::PhotosearchBin(), "artifacts", "gc", "--repo",
+                                 "s3://photos/served", "--keep", "1"},
+                                &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("removed 1 version"));
+  ASSERT_EQ(testing::RunCommand(
+                {testing::PhotosearchBin(), "artifacts", "list", "--repo", "s3://photos/served"},
+                &output),
+            0);
+  EXPECT_THAT(output, HasSubstr("1 version (newest 2: 45 items"));
+
   // The CLI's one-line error for a repository it cannot reach.
   setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1", 1);
   int code = testing::RunCommand(

@@ -209,4 +209,48 @@ absl::StatusOr<std::vector<ArtifactVersions>> Repository::ListArtifacts(
   return out;
 }
 
+absl::Status Repository::DeleteVersion(const ArtifactKey& key, int64_t version) {
+  const std::string version_prefix = absl::StrCat(key.Prefix(), version, "/");
+  RETURN_IF_ERROR(store_->Delete(version_prefix + kManifestFile));
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, store_->List(version_prefix));
+  for (const std::string& file_key : keys) {
+    if (absl::EndsWith(file_key, std::string("/") + kClaimFile)) continue;
+    RETURN_IF_ERROR(store_->Delete(file_key));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ArtifactKey> ParseArtifactPath(const std::string& text, int64_t* version) {
+  *version = 0;
+  std::string path = text;
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  std::vector<std::string> parts = absl::StrSplit(path, '/');
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", text,
+        "' is not an artifact: expected <kind>s/<model>/<window>/part-<p>-of-<P>[/<version>]",
+        " as `photosearch artifacts list` prints it"));
+  };
+  if (parts.size() < 4 || !absl::EndsWith(parts[0], "s") || parts[0].size() < 2) return bad();
+  static const std::regex kPart(R"(part-(\d{1,6})-of-(\d{1,6}))");
+  size_t part_at = parts.size() - 1;
+  std::smatch match;
+  if (!std::regex_match(parts[part_at], match, kPart)) {
+    if (!ParseVersion(parts[part_at], version)) return bad();
+    --part_at;
+    if (!std::regex_match(parts[part_at], match, kPart)) return bad();
+  }
+  if (part_at < 3) return bad();
+  ArtifactKey key;
+  key.kind = parts[0].substr(0, parts[0].size() - 1);
+  key.model_id = parts[1];
+  key.window = absl::StrJoin(parts.begin() + 2, parts.begin() + part_at, "/");
+  key.partition = std::stoi(match[1]);
+  key.partitions = std::stoi(match[2]);
+  RETURN_IF_ERROR(ValidateWindow(key.window));
+  RETURN_IF_ERROR(ValidateKey(key.Prefix().substr(0, key.Prefix().size() - 1)));
+  if (key.partitions < 1 || key.partition >= key.partitions) return bad();
+  return key;
+}
+
 }  // namespace photosearch

@@ -23,7 +23,7 @@ namespace photosearch {
 
 // Which artifact: everything but the version.
 struct ArtifactKey {
-  std::string kind;  // "shard" | "features"
+  std::string kind;  // "shard" | "feature" (stored under "shards/", "features/")
   std::string model_id;
   std::string window = "all";
   int partition = 0;
@@ -36,6 +36,11 @@ struct ArtifactKey {
 
 // Checks a window name: "all", "hour/YYYY-MM-DDTHH", "day/YYYY-MM-DD" or "month/YYYY-MM".
 absl::Status ValidateWindow(const std::string& window);
+
+// Parses what ArtifactKey::Prefix() prints, with an optional version after it:
+// "shards/<model>/<window>/part-<p>-of-<P>[/<version>]" (a trailing '/' is
+// allowed). *version is 0 when none is given.
+absl::StatusOr<ArtifactKey> ParseArtifactPath(const std::string& text, int64_t* version);
 
 // An artifact and its published versions, ascending.
 struct ArtifactVersions {
@@ -69,6 +74,10 @@ class Repository {
   absl::StatusOr<std::string> FetchVerified(const ArtifactKey& key,
                                             const ArtifactManifest& manifest,
                                             const std::string& scratch_dir);
+
+  // Removes a published version: its manifest first (so readers stop seeing
+  // it), then its files. The CLAIM stays, so the number is never reused.
+  absl::Status DeleteVersion(const ArtifactKey& key, int64_t version);
 
   // Every artifact of `kind` ("shard") with a published version, for one
   // model or for all when `model_id` is empty. Reads no manifest.

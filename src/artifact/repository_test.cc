@@ -187,5 +187,39 @@ TEST(Windows, Validation) {
   }
 }
 
+TEST_F(RepositoryTest, DeletedVersionsVanishAndTheirNumbersAreNotReused) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(PublishOne().ok());
+  ASSERT_TRUE(repo_.DeleteVersion(key_, 1).ok());
+  ASSERT_TRUE(repo_.DeleteVersion(key_, 3).ok());
+  EXPECT_EQ(*repo_.ListVersions(key_), (std::vector<int64_t>{2}));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "shards/m@1/all/part-0-of-1/1/index.faiss"));
+  EXPECT_EQ(repo_.ReadManifest(key_, 3).status().code(), absl::StatusCode::kNotFound);
+  auto next = PublishOne();
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->version, 4);  // 3 stays claimed
+}
+
+TEST(ParseArtifactPath, RoundTripsPrefixesWithAndWithoutVersion) {
+  int64_t version = -1;
+  for (const ArtifactKey& key : {ArtifactKey{"shard", "m@1", "all", 0, 1},
+                                 ArtifactKey{"feature", "m@1", "hour/2026-11-22T05", 3, 4},
+                                 ArtifactKey{"shard", "resnet-50@2", "month/2026-11", 0, 1}}) {
+    auto parsed = ParseArtifactPath(key.Prefix(), &version);
+    ASSERT_TRUE(parsed.ok()) << key.Prefix() << parsed.status();
+    EXPECT_EQ(parsed->Prefix(), key.Prefix());
+    EXPECT_EQ(version, 0);
+    parsed = ParseArtifactPath(key.Prefix() + "12", &version);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->Prefix(), key.Prefix());
+    EXPECT_EQ(version, 12);
+  }
+  for (const char* bad : {"", "shards", "shards/m@1/all", "shards/m@1/week/1/part-0-of-1",
+                          "shards/m@1/all/part-2-of-2", "shards/../all/part-0-of-1",
+                          "shards/m@1/all/part-0-of-1/0", "shards/m@1/all/part-0-of-1/x"}) {
+    EXPECT_EQ(ParseArtifactPath(bad, &version).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace photosearch

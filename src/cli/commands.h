@@ -43,6 +43,15 @@ struct ServeFlags {
   int64_t max_pixels = 50'000'000;
 };
 
+struct ArtifactsFlags {
+  std::string action;  // list | show | verify | gc
+  std::string repo;
+  std::string artifact;  // optional: <kind>s/<model>/<window>/part-p-of-P[/<version>]
+  std::string kind = "all";
+  int keep = 0;  // gc: versions to keep per artifact
+  bool dry_run = false;
+};
+
 // The model used when --model is not given: $PHOTOSEARCH_MODEL, else the
 // bundled models/mobilenetv2/model.json.
 std::string DefaultModelPath();
@@ -50,5 +59,6 @@ std::string DefaultModelPath();
 int RunIndex(const IndexFlags& flags);
 int RunSearch(const SearchFlags& flags);
 int RunServe(const ServeFlags& flags);
+int RunArtifacts(const ArtifactsFlags& flags);
 
 }  // namespace photosearch

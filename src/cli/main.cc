@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
       "photosearch: index photos, then find the most similar ones to a photo.\n\n"
       "  photosearch index  --photos DIR --repo REPO     embed every photo, publish a shard\n"
       "  photosearch search --repo REPO IMAGE            the most similar indexed photos\n"
-      "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"};
+      "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"
+      "  photosearch artifacts list|show|verify|gc --repo REPO   inspect and prune a repository\n"
+      "\nREPO is a directory, file:///path or s3://BUCKET/PREFIX (see README: S3 settings).\n"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
@@ -111,12 +113,50 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
       ->capture_default_str();
 
+  photosearch::ArtifactsFlags artifacts;
+  CLI::App* artifacts_cmd = app.add_subcommand(
+      "artifacts", "Inspect and maintain an artifact repository (a directory or s3://).");
+  artifacts_cmd->require_subcommand(1);
+  struct Action {
+    const char* name;
+    const char* help;
+  };
+  for (const Action& action :
+       {Action{"list", "one line per artifact: versions, and the newest one's items and index"},
+        Action{"show", "print the manifest of ARTIFACT (its newest version, or /VERSION)"},
+        Action{"verify",
+               "check sizes and sha256 of every file of every version (or of ARTIFACT); exit 1 "
+               "if any is corrupt"},
+        Action{"gc",
+               "remove all but the --keep newest versions of each artifact (or of ARTIFACT)"}}) {
+    CLI::App* cmd = artifacts_cmd->add_subcommand(action.name, action.help);
+    cmd->add_option("--repo", artifacts.repo, "artifact repository")->required();
+    cmd->callback([&artifacts, name = std::string(action.name)] { artifacts.action = name; });
+    if (std::string(action.name) == "list") {
+      cmd->add_option("--kind", artifacts.kind, "shard, feature or all")
+          ->check(CLI::IsMember({"shard", "feature", "all"}))
+          ->capture_default_str();
+      continue;
+    }
+    auto* artifact = cmd->add_option(
+        "artifact", artifacts.artifact,
+        "<kind>s/<model>/<window>/part-<p>-of-<P>[/<version>], as `artifacts list` prints it");
+    if (std::string(action.name) == "show") artifact->required();
+    if (std::string(action.name) == "gc") {
+      cmd->add_option("--keep", artifacts.keep, "versions to keep per artifact (at least 1)")
+          ->required()
+          ->check(CLI::Range(1, 1000000));
+      cmd->add_flag("--dry-run", artifacts.dry_run, "print what would be removed, remove nothing");
+    }
+  }
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
     if (!known) {
       std::cerr << "photosearch: unknown command '" << argv[1]
-                << "' (commands: index, search, serve; see photosearch --help)" << std::endl;
+                << "' (commands: index, search, serve, artifacts; see photosearch --help)"
+                << std::endl;
       return 2;
     }
   }
@@ -135,5 +175,6 @@ int main(int argc, char** argv) {
   if (*index_cmd) return photosearch::RunIndex(index);
   if (*search_cmd) return photosearch::RunSearch(search);
   if (*serve_cmd) return photosearch::RunServe(serve);
+  if (*artifacts_cmd) return photosearch::RunArtifacts(artifacts);
   return 2;
 }
