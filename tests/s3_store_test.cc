@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/fetcher.h"
 #include "support/http_client.h"
 #include "support/test_env.h"
 
@@ -158,6 +159,22 @@ TEST_F(S3StoreTest, RepositoryPublishesVerifiesAndRefusesCorruption) {
   auto corrupt = repo.FetchVerified(key, *manifest, local / "fetch2");
   EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(corrupt.status().message(), HasSubstr("ids.bin"));
+}
+
+TEST_F(S3StoreTest, TheFetcherReadsImagesFromABucket) {
+  auto bucket = Open("s3://photos");
+  ASSERT_TRUE(bucket->Put("images/kiwi.jpg", "jpeg bytes").ok());
+  testing::ScratchDir cache;
+  FetchOptions options;
+  options.cache_dir = cache.path();
+  auto fetcher = *Fetcher::Create(options);
+  EXPECT_EQ(*fetcher->Fetch("s3://photos/images/kiwi.jpg"), "jpeg bytes");
+  EXPECT_EQ(fetcher->Fetch("s3://photos/images/none.jpg").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(fetcher->Fetch("s3://photos").status().code(), absl::StatusCode::kInvalidArgument);
+  bool from_cache = false;
+  ASSERT_TRUE(fetcher->Fetch("s3://photos/images/kiwi.jpg", &from_cache).ok());
+  EXPECT_TRUE(from_cache);
 }
 
 TEST_F(S3StoreTest, IndexAndServeFromABucket) {
