@@ -8,4 +8,5 @@ photosearch_test(model_test SOURCES model/manifest_test.cc model/preprocess_test
 photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serving ps_index)
 photosearch_test(gateway_test SOURCES gateway/search_service_test.cc gateway/http_server_test.cc
   LIBS ps_gateway ps_pipeline)
-photosearch_test(pipeline_test SOURCES pipeline/fetcher_test.cc LIBS ps_pipeline)
+photosearch_test(pipeline_test SOURCES pipeline/fetcher_test.cc pipeline/catalog_test.cc
+  LIBS ps_pipeline)

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/catalog.h"
 #include "pipeline/fetcher.h"
 #include "support/http_client.h"
 #include "support/test_env.h"
@@ -175,6 +176,18 @@ TEST_F(S3StoreTest, TheFetcherReadsImagesFromABucket) {
   bool from_cache = false;
   ASSERT_TRUE(fetcher->Fetch("s3://photos/images/kiwi.jpg", &from_cache).ok());
   EXPECT_TRUE(from_cache);
+
+  // A catalog in the bucket, too.
+  ASSERT_TRUE(bucket
+                  ->Put("catalogs/c.csv",
+                        "item_id,image_url,listed_at\nk1,s3://photos/images/kiwi.jpg,"
+                        "2026-11-22T05:10:00Z\n")
+                  .ok());
+  auto read = ReadCatalog("s3://photos/catalogs/c.csv", *ParseTimeWindow("hour/2026-11-22T05"),
+                          Partition{});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->items.size(), 1u);
+  EXPECT_EQ(*fetcher->Fetch(read->items[0].image_url), "jpeg bytes");
 }
 
 TEST_F(S3StoreTest, IndexAndServeFromABucket) {

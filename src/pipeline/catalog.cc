@@ -1,0 +1,347 @@
+#include "pipeline/catalog.h"
+
+#include <ctime>
+#include <regex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "artifact/s3_store.h"
+#include "base/files.h"
+#include "base/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace photosearch {
+namespace {
+
+bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+int DaysIn(int y, int m) {
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+int64_t UnixUtc(int y, int mo, int d, int h, int mi, int s) {
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+constexpr size_t kMaxRejectedKept = 1000;
+
+struct Row {
+  int64_t line = 0;
+  std::map<std::string, std::string> fields;
+};
+
+void Reject(CatalogRead* read, int64_t line, const std::string& why) {
+  ++read->rejected_count;
+  if (read->rejected.size() < kMaxRejectedKept)
+    read->rejected.push_back(absl::StrCat("line ", line, ": ", why));
+}
+
+bool HasControlBytes(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Turns a row into an item, or says why not.
+std::string ToItem(Row row, const CatalogLimits& limits, CatalogItem* item) {
+  for (const char* field : {"item_id", "image_url", "listed_at"}) {
+    auto it = row.fields.find(field);
+    if (it == row.fields.end() || it->second.empty()) return absl::StrCat("no ", field);
+  }
+  item->item_id = std::move(row.fields["item_id"]);
+  item->image_url = std::move(row.fields["image_url"]);
+  if (item->item_id.size() > limits.max_field || item->image_url.size() > limits.max_field) {
+    return absl::StrCat("item_id or image_url longer than ", limits.max_field, " bytes");
+  }
+  if (HasControlBytes(item->item_id)) return "item_id has control characters";
+  auto listed = ParseRfc3339(row.fields["listed_at"]);
+  if (!listed.ok()) return std::string(listed.status().message());
+  item->listed_at = *listed;
+  row.fields.erase("item_id");
+  row.fields.erase("image_url");
+  row.fields.erase("listed_at");
+  item->attributes = std::move(row.fields);
+  return "";
+}
+
+// RFC 4180: quoted fields may hold commas, doubled quotes and newlines.
+absl::Status ParseCsv(std::string_view text, const CatalogLimits& limits,
+                      const std::function<void(Row)>& emit, CatalogRead* read) {
+  std::vector<std::string> header;
+  std::vector<std::string> record;
+  std::string field;
+  bool quoted = false, field_started = false;
+  int64_t line = 1, record_line = 1;
+  size_t record_bytes = 0;
+  auto end_record = [&] {
+    record.push_back(std::move(field));
+    field.clear();
+    field_started = false;
+    if (record.size() == 1 && record[0].empty()) {  // blank line
+    } else if (header.empty()) {
+      header = record;
+      for (std::string& h : header) h = std::string(absl::StripAsciiWhitespace(h));
+    } else if (record_bytes > limits.max_line) {
+      Reject(read, record_line, absl::StrCat("row longer than ", limits.max_line, " bytes"));
+      ++read->rows;
+    } else if (record.size() != header.size()) {
+      Reject(read, record_line,
+             absl::StrCat(record.size(), " fields, the header has ", header.size()));
+      ++read->rows;
+    } else {
+      Row row{record_line, {}};
+      for (size_t i = 0; i < header.size(); ++i) row.fields[header[i]] = std::move(record[i]);
+      emit(std::move(row));
+    }
+    record.clear();
+    record_bytes = 0;
+    record_line = line;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    ++record_bytes;
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          field.push_back('"');
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        if (field.size() < limits.max_line) field.push_back(c);
+      }
+      continue;
+    }
+    if (c == '"' && !field_started) {
+      quoted = field_started = true;
+    } else if (c == ',') {
+      record.push_back(std::move(field));
+      field.clear();
+      field_started = false;
+    } else if (c == '\n') {
+      ++line;
+      if (!field.empty() && field.back() == '\r') field.pop_back();
+      end_record();
+    } else {
+      field_started = true;
+      if (field.size() < limits.max_line) field.push_back(c);
+    }
+  }
+  if (quoted)
+    return absl::InvalidArgumentError(
+        absl::StrCat("CSV: a quoted field opened on line ", record_line, " never closes"));
+  if (!record.empty() || !field.empty()) end_record();
+  if (header.empty()) return absl::InvalidArgumentError("CSV catalog has no header row");
+  for (const char* required : {"item_id", "image_url", "listed_at"}) {
+    if (std::find(header.begin(), header.end(), required) == header.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("CSV catalog header lacks '", required,
+                                                     "' (it needs item_id, image_url, listed_at)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ParseJsonl(std::string_view text, const CatalogLimits& limits,
+                const std::function<void(Row)>& emit, CatalogRead* read) {
+  int64_t line = 0;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view raw = text.substr(at, end - at);
+    at = end + 1;
+    ++line;
+    if (raw.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    if (raw.size() > limits.max_line) {
+      ++read->rows;
+      Reject(read, line, absl::StrCat("line longer than ", limits.max_line, " bytes"));
+      continue;
+    }
+    nlohmann::json j = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      ++read->rows;
+      Reject(read, line, "not a JSON object");
+      continue;
+    }
+    Row row{line, {}};
+    for (auto& [key, value] : j.items()) {
+      row.fields[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
+    emit(std::move(row));  // counts the row
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseRfc3339(const std::string& text) {
+  static const std::regex kTime(
+      R"((\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2})))");
+  std::smatch m;
+  if (text.size() > 40 || !std::regex_match(text, m, kTime)) {
+    return absl::InvalidArgumentError(absl::StrCat("listed_at '", text.substr(0, 40),
+                                                   "' is not RFC 3339 (2026-11-22T05:30:00Z)"));
+  }
+  int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
+  int h = std::stoi(m[4]), mi = std::stoi(m[5]), s = std::stoi(m[6]);
+  if (mo < 1 || mo > 12 || d < 1 || d > DaysIn(y, mo) || h > 23 || mi > 59 || s > 60) {
+    return absl::InvalidArgumentError(absl::StrCat("listed_at '", text, "' is not a valid time"));
+  }
+  int64_t t = UnixUtc(y, mo, d, h, mi, std::min(s, 59));
+  if (m[9].matched) {
+    int64_t offset = std::stoi(m[10]) * 3600 + std::stoi(m[11]) * 60;
+    t += m[9] == "+" ? -offset : offset;
+  }
+  return t;
+}
+
+absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name) {
+  static const std::regex kHour(R"(hour/(\d{4})-(\d{2})-(\d{2})T(\d{2}))");
+  static const std::regex kDay(R"(day/(\d{4})-(\d{2})-(\d{2}))");
+  static const std::regex kMonth(R"(month/(\d{4})-(\d{2}))");
+  std::smatch m;
+  TimeWindow w;
+  w.name = name;
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "window '", name.substr(0, 64),
+        "' must be hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC), and a real date"));
+  };
+  if (name.size() > 32) return bad();
+  if (std::regex_match(name, m, kHour) || std::regex_match(name, m, kDay)) {
+    int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > DaysIn(y, mo)) return bad();
+    if (m.size() > 4 && m[4].matched) {
+      int h = std::stoi(m[4]);
+      if (h > 23) return bad();
+      w.kind = "hour";
+      w.begin = UnixUtc(y, mo, d, h, 0, 0);
+      w.end = w.begin + 3600;
+    } else {
+      w.kind = "day";
+      w.begin = UnixUtc(y, mo, d, 0, 0, 0);
+      w.end = w.begin + 86400;
+    }
+    return w;
+  }
+  if (std::regex_match(name, m, kMonth)) {
+    int y = std::stoi(m[1]), mo = std::stoi(m[2]);
+    if (y < 1970 || mo < 1 || mo > 12) return bad();
+    w.kind = "month";
+    w.begin = UnixUtc(y, mo, 1, 0, 0, 0);
+    w.end = w.begin + int64_t{86400} * DaysIn(y, mo);
+    return w;
+  }
+  return bad();
+}
+
+std::vector<std::string> TimeWindow::Children() const {
+  std::vector<std::string> out;
+  if (kind == "hour") return out;
+  const int64_t step = kind == "day" ? 3600 : 86400;
+  for (int64_t t = begin; t < end; t += step) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    out.push_back(kind == "day" ? absl::StrFormat("hour/%04d-%02d-%02dT%02d", tm.tm_year + 1900,
+                                                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour)
+                                : absl::StrFormat("day/%04d-%02d-%02d", tm.tm_year + 1900,
+                                                  tm.tm_mon + 1, tm.tm_mday));
+  }
+  return out;
+}
+
+absl::StatusOr<Partition> ParsePartition(const std::string& text) {
+  static const std::regex kPartition(R"((\d{1,5})/(\d{1,5}))");
+  std::smatch m;
+  if (!std::regex_match(text, m, kPartition) || std::stoi(m[2]) < 1 ||
+      std::stoi(m[1]) >= std::stoi(m[2])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition '", text.substr(0, 32), "' must be p/P with 0 <= p < P, e.g. 0/4"));
+  }
+  return Partition{std::stoi(m[1]), std::stoi(m[2])};
+}
+
+bool InPartition(const std::string& item_id, const Partition& partition) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : item_id) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<int>(h % static_cast<uint64_t>(partition.count)) == partition.index;
+}
+
+absl::StatusOr<CatalogRead> ParseCatalog(std::string_view text, const std::string& format,
+                                         const TimeWindow& window, const Partition& partition,
+                                         const CatalogLimits& limits) {
+  CatalogRead read;
+  auto emit = [&](Row row) {
+    ++read.rows;
+    const int64_t line = row.line;
+    CatalogItem item;
+    std::string why = ToItem(std::move(row), limits, &item);
+    if (!why.empty()) {
+      Reject(&read, line, why);
+    } else if (item.listed_at < window.begin || item.listed_at >= window.end ||
+               !InPartition(item.item_id, partition)) {
+      ++read.outside;
+    } else {
+      read.items.push_back(std::move(item));
+    }
+  };
+  if (format == "csv") {
+    RETURN_IF_ERROR(ParseCsv(text, limits, emit, &read));
+  } else if (format == "jsonl") {
+    ParseJsonl(text, limits, emit, &read);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("catalog format '", format, "': jsonl or csv"));
+  }
+  return read;
+}
+
+absl::StatusOr<CatalogRead> ReadCatalog(const std::string& url, const TimeWindow& window,
+                                        const Partition& partition, const CatalogLimits& limits) {
+  std::string lower = absl::AsciiStrToLower(url);
+  std::string format;
+  if (absl::EndsWith(lower, ".jsonl") || absl::EndsWith(lower, ".ndjson")) {
+    format = "jsonl";
+  } else if (absl::EndsWith(lower, ".csv")) {
+    format = "csv";
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "catalog '", url, "': name it .jsonl, .ndjson or .csv so its format is known"));
+  }
+  std::string text;
+  if (absl::StartsWith(url, "s3://")) {
+    std::string rest = url.substr(5);
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos)
+      return absl::InvalidArgumentError(absl::StrCat("catalog '", url, "': no object key"));
+    ASSIGN_OR_RETURN(S3Options options, S3OptionsFromEnvironment());
+    ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                     OpenS3Store("s3://" + rest.substr(0, slash), options));
+    ASSIGN_OR_RETURN(text, store->Get(rest.substr(slash + 1), limits.max_bytes));
+  } else if (url.find("://") != std::string::npos && !absl::StartsWith(url, "file://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("catalog '", url, "': a path, file:// or s3://"));
+  } else {
+    ASSIGN_OR_RETURN(
+        text, ReadFile(absl::StartsWith(url, "file://") ? url.substr(7) : url, limits.max_bytes));
+  }
+  auto read = ParseCatalog(text, format, window, partition, limits);
+  if (!read.ok()) return Annotate(read.status(), absl::StrCat("catalog ", url));
+  return read;
+}
+
+}  // namespace photosearch

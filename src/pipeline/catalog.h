@@ -1,0 +1,81 @@
+// Catalogs and time windows: which listings a pipeline run indexes.
+//
+// A catalog is a JSONL file (one object per line) or a CSV file (a header row)
+// with at least item_id, image_url and listed_at (RFC 3339); other fields are
+// kept as attributes. It is read from a local path, file:// or s3://. Rows that
+// cannot be used (missing field, bad time, over-long line, ...) are skipped and
+// reported with their line number; they never stop the run.
+//
+// A window is "hour/YYYY-MM-DDTHH", "day/YYYY-MM-DD" or "month/YYYY-MM" (UTC):
+// the half-open interval [begin, end) of listed_at. A partition p of P keeps the
+// items whose stable hash of item_id is p modulo P, so the P partitions of a
+// window are disjoint and together hold all of it.
+//
+// Thread-safety: free functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace photosearch {
+
+struct TimeWindow {
+  std::string name;   // "day/2026-11-22"
+  std::string kind;   // hour | day | month
+  int64_t begin = 0;  // unix seconds, inclusive
+  int64_t end = 0;    // unix seconds, exclusive
+  // The windows one level finer that exactly cover this one (24 hours of a
+  // day, the days of a month); empty for an hour.
+  std::vector<std::string> Children() const;
+};
+
+absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name);
+
+// "2026-11-22T05:30:00Z", "2026-11-22T06:30:00+01:00", fractions allowed.
+absl::StatusOr<int64_t> ParseRfc3339(const std::string& text);
+
+struct Partition {
+  int index = 0;
+  int count = 1;
+};
+absl::StatusOr<Partition> ParsePartition(const std::string& text);  // "0/4"
+// Stable across runs and machines (FNV-1a 64 of the id).
+bool InPartition(const std::string& item_id, const Partition& partition);
+
+struct CatalogItem {
+  std::string item_id;
+  std::string image_url;
+  int64_t listed_at = 0;
+  std::map<std::string, std::string> attributes;
+};
+
+struct CatalogRead {
+  std::vector<CatalogItem> items;     // in the window and partition, in file order
+  int64_t rows = 0;                   // data rows read
+  int64_t outside = 0;                // valid rows outside the window or partition
+  std::vector<std::string> rejected;  // "line 7: no image_url", at most 1000 kept
+  int64_t rejected_count = 0;
+};
+
+struct CatalogLimits {
+  uint64_t max_bytes = 1ull << 30;  // the whole file
+  size_t max_line = 64 << 10;
+  size_t max_field = 8 << 10;  // item_id and image_url
+};
+
+// Parses catalog text; `format` is "jsonl" or "csv".
+absl::StatusOr<CatalogRead> ParseCatalog(std::string_view text, const std::string& format,
+                                         const TimeWindow& window, const Partition& partition,
+                                         const CatalogLimits& limits = {});
+
+// Reads the catalog at `url` (path, file://, s3://); the format is taken from
+// the name (.jsonl/.ndjson or .csv).
+absl::StatusOr<CatalogRead> ReadCatalog(const std::string& url, const TimeWindow& window,
+                                        const Partition& partition,
+                                        const CatalogLimits& limits = {});
+
+}  // namespace photosearch
