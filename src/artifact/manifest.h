@@ -21,7 +21,7 @@ struct FileEntry {
 struct ArtifactManifest {
   static constexpr int kSchemaVersion = 1;
 
-  std::string kind;      // "shard" | "features"
+  std::string kind;      // "shard" | "feature"
   std::string model_id;  // e.g. mobilenetv2-gap1280-fp32@1
   int dimension = 0;
   std::string metric = "inner_product";

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -108,6 +109,20 @@ absl::Status WriteFileExclusive(const std::string& path, std::string_view data) 
   ::unlink(tmp->c_str());
   if (rc != 0) return ErrnoStatus(err, "creating", path);
   return absl::OkStatus();
+}
+
+TempDir::TempDir(const std::string& base, const std::string& tag) {
+  static std::atomic<int> counter{0};
+  std::filesystem::path root =
+      base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base);
+  path_ = (root / absl::StrCat("photosearch-", tag, "-", ::getpid(), "-", counter++)).string();
+  std::error_code ec;
+  std::filesystem::create_directories(path_, ec);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace photosearch

@@ -23,4 +23,18 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view data);
 // existing file (link(2) of the temporary file: atomic and exclusive).
 absl::Status WriteFileExclusive(const std::string& path, std::string_view data);
 
+// A new private directory "<base>/photosearch-<tag>-<pid>-<n>" (base "" = the
+// system temp directory), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir(const std::string& base, const std::string& tag);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace photosearch

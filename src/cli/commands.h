@@ -52,6 +52,23 @@ struct ArtifactsFlags {
   bool dry_run = false;
 };
 
+struct PipelineFlags {
+  ModelFlags model;
+  std::string action;  // run | runs | rerun
+  std::string repo;
+  std::string catalog;
+  std::string window;
+  std::string partition = "0/1";
+  std::string run_id;  // rerun
+  bool from_images = false;
+  double max_failed = 0.05;
+  std::string index = "auto";
+  int concurrency = 8;
+  std::string cache_dir;
+  uint64_t cache_gb = 10;
+  std::string file_root;
+};
+
 // The model used when --model is not given: $PHOTOSEARCH_MODEL, else the
 // bundled models/mobilenetv2/model.json.
 std::string DefaultModelPath();
@@ -60,5 +77,6 @@ int RunIndex(const IndexFlags& flags);
 int RunSearch(const SearchFlags& flags);
 int RunServe(const ServeFlags& flags);
 int RunArtifacts(const ArtifactsFlags& flags);
+int RunPipelineCommand(PipelineFlags flags);
 
 }  // namespace photosearch

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       "  photosearch search --repo REPO IMAGE            the most similar indexed photos\n"
       "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"
       "  photosearch artifacts list|show|verify|gc --repo REPO   inspect and prune a repository\n"
+      "  photosearch pipeline run --window hour/2026-11-22T05 --catalog C --repo REPO\n"
       "\nREPO is a directory, file:///path or s3://BUCKET/PREFIX (see README: S3 settings).\n"};
   app.require_subcommand(1);
   std::string log_level = "info";
@@ -150,12 +151,62 @@ int main(int argc, char** argv) {
     }
   }
 
+  photosearch::PipelineFlags pipeline;
+  CLI::App* pipeline_cmd = app.add_subcommand(
+      "pipeline",
+      "Time-windowed batch indexing: each window (hour, day, month) and partition becomes\n"
+      "versioned feature and shard artifacts in --repo; days and months roll up from the\n"
+      "features of their hours and days. Every run is recorded in REPO/runs/.");
+  pipeline_cmd->require_subcommand(1);
+  CLI::App* run_cmd = pipeline_cmd->add_subcommand(
+      "run", "index one window (and partition); re-running resumes and never duplicates");
+  CLI::App* rerun_cmd =
+      pipeline_cmd->add_subcommand("rerun", "run again the window of a recorded run");
+  CLI::App* runs_cmd = pipeline_cmd->add_subcommand("runs", "list the recorded runs");
+  for (CLI::App* cmd : {run_cmd, rerun_cmd, runs_cmd}) {
+    cmd->add_option("--repo", pipeline.repo, "artifact repository (a directory or s3://)")
+        ->required();
+    cmd->callback([&pipeline, cmd] { pipeline.action = cmd->get_name(); });
+  }
+  rerun_cmd->add_option("run_id", pipeline.run_id, "as `pipeline runs` prints it")->required();
+  for (CLI::App* cmd : {run_cmd, rerun_cmd}) {
+    AddModelFlags(cmd, &pipeline.model);
+    cmd->add_option(
+        "--catalog", pipeline.catalog,
+        "listings: .jsonl or .csv with item_id, image_url, listed_at (path, file://, s3://)");
+    cmd->add_option("--cache-dir", pipeline.cache_dir,
+                    "downloaded images (default: system temp/photosearch-fetch-cache)");
+    cmd->add_option("--cache-gb", pipeline.cache_gb, "size bound of the image cache, GiB")
+        ->check(CLI::Range(uint64_t{1}, uint64_t{100000}))
+        ->capture_default_str();
+    cmd->add_option("--concurrency", pipeline.concurrency, "images downloaded at once")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    cmd->add_option("--max-failed", pipeline.max_failed,
+                    "largest fraction of a window's images that may fail")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    cmd->add_option("--file-root", pipeline.file_root,
+                    "allow file:// image URLs under this folder (default: none allowed)");
+    cmd->add_option("--index", pipeline.index, "shard index: auto, faiss:<factory> or hnsw[:...]")
+        ->capture_default_str();
+  }
+  run_cmd
+      ->add_option("--window", pipeline.window,
+                   "hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC)")
+      ->required();
+  run_cmd
+      ->add_option("--partition", pipeline.partition, "p/P: this run's hash partition of item ids")
+      ->capture_default_str();
+  run_cmd->add_flag("--from-images", pipeline.from_images,
+                    "build a day or month from the catalog's images instead of rolling up");
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
     if (!known) {
       std::cerr << "photosearch: unknown command '" << argv[1]
-                << "' (commands: index, search, serve, artifacts; see photosearch --help)"
+                << "' (commands: index, search, serve, artifacts, pipeline; see photosearch --help)"
                 << std::endl;
       return 2;
     }
@@ -176,5 +227,6 @@ int main(int argc, char** argv) {
   if (*search_cmd) return photosearch::RunSearch(search);
   if (*serve_cmd) return photosearch::RunServe(serve);
   if (*artifacts_cmd) return photosearch::RunArtifacts(artifacts);
+  if (*pipeline_cmd) return photosearch::RunPipelineCommand(pipeline);
   return 2;
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "artifact/s3_store.h"
 #include "base/files.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -341,6 +342,7 @@ absl::StatusOr<CatalogRead> ReadCatalog(const std::string& url, const TimeWindow
   }
   auto read = ParseCatalog(text, format, window, partition, limits);
   if (!read.ok()) return Annotate(read.status(), absl::StrCat("catalog ", url));
+  read->source_sha256 = Sha256Hex(text);
   return read;
 }
 

@@ -59,6 +59,7 @@ struct CatalogRead {
   int64_t outside = 0;                // valid rows outside the window or partition
   std::vector<std::string> rejected;  // "line 7: no image_url", at most 1000 kept
   int64_t rejected_count = 0;
+  std::string source_sha256;  // of the catalog bytes (ReadCatalog), for resuming
 };
 
 struct CatalogLimits {

@@ -6,30 +6,11 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "index/shard.h"
 
 namespace photosearch {
-namespace {
-
-namespace fs = std::filesystem;
-
-// Removes a directory tree when it goes out of scope.
-class TempDir {
- public:
-  explicit TempDir(fs::path path) : path_(std::move(path)) {}
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-}  // namespace
-
 absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
                                                       const ShardBuild& build,
                                                       const std::vector<std::string>& ids,
@@ -45,11 +26,8 @@ absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard, Shard::Create(spec, build.dimension, n));
   RETURN_IF_ERROR(shard->Add(ids, vectors));
-  fs::path base = build.work_dir.empty() ? fs::temp_directory_path() : fs::path(build.work_dir);
-  TempDir build_dir(base /
-                    absl::StrCat("photosearch-build-", ::getpid(), "-",
-                                 std::chrono::steady_clock::now().time_since_epoch().count()));
-  RETURN_IF_ERROR(shard->Save(build_dir.path().string()));
+  TempDir build_dir(build.work_dir, "build");
+  RETURN_IF_ERROR(shard->Save(build_dir.path()));
 
   ArtifactManifest manifest;
   manifest.dimension = build.dimension;
@@ -58,8 +36,8 @@ absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
   manifest.item_count = n;
   manifest.inputs = build.inputs;
   return repository.Publish(build.key, std::move(manifest),
-                            {(build_dir.path() / Shard::IndexFileName(spec)).string(),
-                             (build_dir.path() / Shard::kIdsFile).string()});
+                            {build_dir.path() + "/" + Shard::IndexFileName(spec),
+                             build_dir.path() + "/" + Shard::kIdsFile});
 }
 
 }  // namespace photosearch

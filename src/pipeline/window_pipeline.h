@@ -1,0 +1,77 @@
+// One pipeline run for one time window and partition: the batch job behind
+// `photosearch pipeline run`.
+//
+// An hour (or any window built from images):
+//   catalog -> fetch (Fetcher, cached) -> decode + embed (batched) ->
+//   publish the window's features (ids.bin + vectors.f32) -> build and publish
+//   its shard.
+// A day is rolled up from its 24 hourly feature artifacts, a month from its
+// daily ones (newest version of each; nothing downloaded or embedded again);
+// a missing input stops the run and is named, unless from_images is set.
+// A window with no listings publishes empty artifacts, so that a rollup can
+// tell "nothing happened" from "not run".
+//
+// Re-running resumes: if the newest features artifact of the window was made
+// from the same catalog bytes, model and partition, it is reused; if the newest
+// shard was built from those features, nothing is published again.
+// Every run writes runs/<run-id>.json into the repository.
+//
+// Thread-safety: one run at a time per PhotoEmbedder.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "artifact/repository.h"
+#include "model/photo_embedder.h"
+#include "pipeline/catalog.h"
+#include "pipeline/fetcher.h"
+
+namespace photosearch {
+
+struct PipelineProgress {
+  std::string step;  // catalog | fetch+embed | rollup | build | publish
+  int64_t total = 0, done = 0, failed = 0;
+  double elapsed_seconds = 0;
+};
+
+struct PipelineOptions {
+  std::string catalog;  // path, file:// or s3:// (needed unless rolling up)
+  std::string window;   // hour/..., day/..., month/...
+  Partition partition;
+  bool from_images = false;           // build a day/month from the catalog, not rollups
+  double max_failed_fraction = 0.05;  // of the window's images; over it the run fails
+  std::string index_spec = "auto";
+  std::string work_dir;  // shard builds; "" = system temp
+  FetchOptions fetch;
+  std::function<void(const PipelineProgress&)> on_progress;  // from the calling thread
+  const std::atomic<bool>* cancelled = nullptr;  // SIGINT: stop, publish nothing
+};
+
+struct PipelineRun {
+  std::string run_id;
+  std::string status;  // succeeded | failed | cancelled
+  std::string error;
+  int64_t catalog_items = 0, embedded = 0, reused_features = 0, from_rollup = 0;
+  std::vector<std::pair<std::string, std::string>> failures;  // item id, reason (first 1000)
+  int64_t failure_count = 0;
+  int64_t features_version = 0, shard_version = 0;
+  bool features_reused = false, shard_reused = false;
+  std::vector<std::pair<std::string, double>> step_seconds;
+  std::string ToJson(const PipelineOptions& options, const std::string& model_id) const;
+};
+
+// Runs the window; the returned record is also written to runs/<run_id>.json
+// (failed and cancelled runs too). Fails only when the record cannot be made
+// at all (bad window, repository unreachable); a failed run is a record with
+// status "failed" and the error.
+absl::StatusOr<PipelineRun> RunPipeline(PhotoEmbedder& embedder, Repository& repository,
+                                        const PipelineOptions& options);
+
+// Reads a feature artifact's files back.
+absl::Status ReadFeatures(const std::string& dir, int dimension, std::vector<std::string>* ids,
+                          std::vector<float>* vectors);
+
+}  // namespace photosearch
