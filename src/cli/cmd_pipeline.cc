@@ -35,6 +35,7 @@ int Run(Repository& repository, const PipelineFlags& flags) {
 
   PipelineOptions options;
   options.catalog = flags.catalog;
+  if (!flags.catalog_query.empty()) options.catalog_query = flags.catalog_query;
   options.window = flags.window;
   options.partition = *partition;
   options.from_images = flags.from_images;

@@ -57,6 +57,7 @@ struct PipelineFlags {
   std::string action;  // run | runs | rerun
   std::string repo;
   std::string catalog;
+  std::string catalog_query;
   std::string window;
   std::string partition = "0/1";
   std::string run_id;  // rerun

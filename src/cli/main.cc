@@ -173,7 +173,11 @@ int main(int argc, char** argv) {
     AddModelFlags(cmd, &pipeline.model);
     cmd->add_option(
         "--catalog", pipeline.catalog,
-        "listings: .jsonl or .csv with item_id, image_url, listed_at (path, file://, s3://)");
+        "listings: .jsonl or .csv with item_id, image_url, listed_at (path, file://, s3://), "
+        "or a postgresql:// database");
+    cmd->add_option("--catalog-query", pipeline.catalog_query,
+                    "for postgresql://: a query returning item_id, image_url, listed_at for "
+                    "listed_at in [$1, $2) (default: SELECT * FROM listings WHERE ...)");
     cmd->add_option("--cache-dir", pipeline.cache_dir,
                     "downloaded images (default: system temp/photosearch-fetch-cache)");
     cmd->add_option("--cache-gb", pipeline.cache_gb, "size bound of the image cache, GiB")

@@ -73,6 +73,18 @@ absl::StatusOr<CatalogRead> ParseCatalog(std::string_view text, const std::strin
                                          const TimeWindow& window, const Partition& partition,
                                          const CatalogLimits& limits = {});
 
+// A PostgreSQL catalog: `conninfo` is a libpq URL (postgresql://user@host:port/db;
+// the password from $PGPASSWORD or ~/.pgpass), `query` returns item_id,
+// image_url and listed_at (other columns become attributes) for listed_at in
+// [$1, $2). The partition is applied to what it returns.
+bool IsPostgresUrl(const std::string& url);
+constexpr char kDefaultPostgresQuery[] =
+    "SELECT * FROM listings WHERE listed_at >= $1 AND listed_at < $2 ORDER BY listed_at";
+absl::StatusOr<CatalogRead> ReadPostgresCatalog(const std::string& conninfo,
+                                                const std::string& query, const TimeWindow& window,
+                                                const Partition& partition,
+                                                const CatalogLimits& limits = {});
+
 // Reads the catalog at `url` (path, file://, s3://); the format is taken from
 // the name (.jsonl/.ndjson or .csv).
 absl::StatusOr<CatalogRead> ReadCatalog(const std::string& url, const TimeWindow& window,

@@ -103,7 +103,10 @@ class Runner {
     }
     Stopwatch step;
     ASSIGN_OR_RETURN(CatalogRead catalog,
-                     ReadCatalog(options_.catalog, window, options_.partition));
+                     IsPostgresUrl(options_.catalog)
+                         ? ReadPostgresCatalog(options_.catalog, options_.catalog_query, window,
+                                               options_.partition)
+                         : ReadCatalog(options_.catalog, window, options_.partition));
     run_->catalog_items = static_cast<int64_t>(catalog.items.size());
     for (const std::string& rejected : catalog.rejected) Fail("(catalog)", rejected);
     Timed("catalog", step);

@@ -38,8 +38,9 @@ struct PipelineProgress {
 };
 
 struct PipelineOptions {
-  std::string catalog;  // path, file:// or s3:// (needed unless rolling up)
-  std::string window;   // hour/..., day/..., month/...
+  std::string catalog;  // path, file://, s3:// or postgresql:// (needed unless rolling up)
+  std::string catalog_query = kDefaultPostgresQuery;  // postgresql://: $1, $2 = window bounds
+  std::string window;                                 // hour/..., day/..., month/...
   Partition partition;
   bool from_images = false;           // build a day/month from the catalog, not rollups
   double max_failed_fraction = 0.05;  // of the window's images; over it the run fails
@@ -47,7 +48,7 @@ struct PipelineOptions {
   std::string work_dir;  // shard builds; "" = system temp
   FetchOptions fetch;
   std::function<void(const PipelineProgress&)> on_progress;  // from the calling thread
-  const std::atomic<bool>* cancelled = nullptr;  // SIGINT: stop, publish nothing
+  const std::atomic<bool>* cancelled = nullptr;              // SIGINT: stop, publish nothing
 };
 
 struct PipelineRun {
