@@ -9,4 +9,5 @@ photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serv
 photosearch_test(gateway_test SOURCES gateway/search_service_test.cc gateway/http_server_test.cc
   LIBS ps_gateway ps_pipeline)
 photosearch_test(pipeline_test SOURCES pipeline/fetcher_test.cc pipeline/catalog_test.cc
+  pipeline/dag_test.cc pipeline/pipeline_config_test.cc
   LIBS ps_pipeline)

@@ -2,9 +2,11 @@
 // no chance to clean up) while it fetches, and again once every image is
 // fetched (embedding or publishing); the next run completes, no version is
 // ever visible half-written, and images already fetched are not fetched again
-// (the shared disk cache). SIGTERM stops a run cleanly with exit code 130.
+// (the shared disk cache). A kill between a shard's files and its manifest
+// leaves no visible version. SIGTERM stops a run cleanly with exit code 130.
 #include <httplib.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -142,6 +144,33 @@ TEST_F(PipelineCrashTest, KilledDuringFetchAndEmbedThenResumes) {
   // And a further run changes nothing.
   ASSERT_EQ(testing::RunCommand(Args(), &output), 0) << output;
   EXPECT_THAT(output, HasSubstr("features v1 (reused), shard v1 (reused)"));
+}
+
+// Killed between uploading the shard's files and writing its manifest: the
+// claimed version never becomes visible, and the next run reuses the
+// published features (nothing fetched or embedded) and publishes the shard.
+TEST_F(PipelineCrashTest, KilledDuringPublishThenResumes) {
+  std::string output;
+  setenv("PHOTOSEARCH_TEST_KILL_BEFORE_MANIFEST", "shard", 1);
+  const int killed = testing::RunCommand(Args(), &output);
+  unsetenv("PHOTOSEARCH_TEST_KILL_BEFORE_MANIFEST");
+  EXPECT_NE(killed, 0) << output;
+  ExpectNothingHalfWritten();
+  Repository repo(NewLocalStore(dir_ / "repo"));
+  const ArtifactKey shard{"shard", kModel, kWindow, 0, 1};
+  EXPECT_EQ(*repo.ListVersions(ArtifactKey{"feature", kModel, kWindow, 0, 1}),
+            std::vector<int64_t>{1});
+  EXPECT_TRUE(repo.ListVersions(shard)->empty());  // claimed, files there, no manifest
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "repo/" + shard.Prefix() + "1"));
+  const int fetched = total_hits_;
+  EXPECT_EQ(fetched, static_cast<int>(photos_.size()));
+
+  ASSERT_EQ(testing::RunCommand(Args(), &output), 0) << output;
+  EXPECT_THAT(output, HasSubstr("0 embedded"));
+  EXPECT_THAT(output, HasSubstr("features v1 (reused), shard v2"));
+  EXPECT_EQ(total_hits_, fetched);  // nothing fetched again
+  ExpectNothingHalfWritten();
+  EXPECT_EQ(*repo.ListVersions(shard), std::vector<int64_t>{2});
 }
 
 TEST_F(PipelineCrashTest, SigtermStopsCleanly) {

@@ -30,20 +30,8 @@ class S3StoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     data_ = new testing::ScratchDir();
-    server_ = new testing::ChildProcess(
-        // --openssl-legacy-provider: s3rver's list continuation tokens use DES.
-        {"/usr/bin/env", "node", "--openssl-legacy-provider",
-         testing::SourceDir() + "/tests/web/node_modules/s3rver/bin/s3rver.js", "-d", data_->path(),
-         "-a", "127.0.0.1", "-p", "0", "--silent", "--configure-bucket", "photos"});
-    std::string line = server_->WaitForLine("S3rver listening on", std::chrono::seconds(30));
-    ASSERT_FALSE(line.empty()) << "s3rver did not start (run scripts/setup: npm ci in tests/web)";
-    port_ = std::atoi(line.c_str() + line.rfind(':') + 1);
-    ASSERT_GT(port_, 0);
-    // Children (photosearch) inherit these.
-    setenv("AWS_ENDPOINT_URL", ("http://127.0.0.1:" + std::to_string(port_)).c_str(), 1);
-    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
+    server_ = testing::StartS3Server(data_->path(), "photos", &port_).release();
+    ASSERT_GT(port_, 0) << "s3rver did not start (run scripts/setup: npm ci in tests/web)";
   }
   static void TearDownTestSuite() {
     delete server_;

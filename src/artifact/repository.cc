@@ -1,6 +1,8 @@
 #include "artifact/repository.h"
 
 #include <charconv>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -67,6 +69,17 @@ absl::Status ValidateWindow(const std::string& window) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Crash-safety tests kill the process here, with the files uploaded and the
+// manifest not yet written: PHOTOSEARCH_TEST_KILL_BEFORE_MANIFEST=<kind>.
+void MaybeCrashBeforeManifest(const std::string& kind) {
+  const char* fault = std::getenv("PHOTOSEARCH_TEST_KILL_BEFORE_MANIFEST");
+  if (fault != nullptr && kind == fault) ::raise(SIGKILL);
+}
+
+}  // namespace
+
 absl::StatusOr<ArtifactManifest> Repository::Publish(const ArtifactKey& key,
                                                      ArtifactManifest manifest,
                                                      const std::vector<std::string>& local_files) {
@@ -119,6 +132,7 @@ absl::StatusOr<ArtifactManifest> Repository::Publish(const ArtifactKey& key,
         Annotate(store_->PutFile(version_prefix + manifest.files[i].name, local_files[i]),
                  absl::StrCat("publishing ", version_prefix)));
   }
+  MaybeCrashBeforeManifest(key.kind);
   manifest.version = version;
   manifest.created_at = NowRfc3339();
   RETURN_IF_ERROR(

@@ -58,6 +58,8 @@ class Repository {
   // Publishes `local_files` (paths; stored under their file names) as the next
   // version of `key`, with `manifest` completed by kind/model/window/partition
   // of the key, version, created_at and the files' sizes and digests.
+  // (Crash-safety tests set PHOTOSEARCH_TEST_KILL_BEFORE_MANIFEST=<kind> to
+  // have the process SIGKILLed between the files and the manifest.)
   absl::StatusOr<ArtifactManifest> Publish(const ArtifactKey& key, ArtifactManifest manifest,
                                            const std::vector<std::string>& local_files);
 

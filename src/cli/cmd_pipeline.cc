@@ -8,10 +8,14 @@
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "artifact/repository.h"
+#include "base/status_macros.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "model/manifest.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/pipeline_config.h"
 #include "pipeline/window_pipeline.h"
 
 namespace photosearch {
@@ -20,13 +24,54 @@ namespace {
 std::atomic<bool> g_stop{false};  // lock-free: safe to set from a signal handler
 void OnSignal(int) { g_stop.store(true); }
 
-int Run(Repository& repository, const PipelineFlags& flags) {
+bool Given(const PipelineFlags& flags, const std::string& flag) {
+  return flags.given.count(flag) > 0;
+}
+
+// The config to run: --config, else the default; flags given on the command
+// line override what it says.
+absl::StatusOr<PipelineConfig> ResolveConfig(PipelineFlags& flags) {
+  PipelineConfig config = DefaultPipelineConfig();
+  if (!flags.config.empty()) {
+    ASSIGN_OR_RETURN(config, LoadPipelineConfig(flags.config));
+  }
+  if (!Given(flags, "--repo")) flags.repo = config.repo;
+  if (!Given(flags, "--catalog") && flags.catalog.empty()) flags.catalog = config.catalog;
+  if (!Given(flags, "--catalog-query") && flags.catalog_query.empty()) {
+    flags.catalog_query = config.catalog_query;
+  }
+  if (!Given(flags, "--model") && !config.model.empty()) flags.model.model = config.model;
+  config.catalog = flags.catalog;
+  config.catalog_query = flags.catalog_query;
+  config.repo = flags.repo;
+  config.model = flags.model.model;
+  if (Given(flags, "--concurrency")) {
+    OverrideStepParam(&config, "fetch", "concurrency", std::to_string(flags.concurrency));
+  }
+  if (Given(flags, "--cache-dir"))
+    OverrideStepParam(&config, "fetch", "cache_dir", flags.cache_dir);
+  if (Given(flags, "--cache-gb")) {
+    OverrideStepParam(&config, "fetch", "cache_gb", std::to_string(flags.cache_gb));
+  }
+  if (Given(flags, "--file-root"))
+    OverrideStepParam(&config, "fetch", "file_root", flags.file_root);
+  if (Given(flags, "--max-failed")) {
+    OverrideStepParam(&config, "embed", "max_failed_fraction", absl::StrCat(flags.max_failed));
+  }
+  if (Given(flags, "--index")) OverrideStepParam(&config, "build", "index", flags.index);
+  return config;
+}
+
+int Run(Repository& repository, const PipelineFlags& flags, PipelineConfig config) {
   auto partition = ParsePartition(flags.partition);
   if (!partition.ok()) return Fail("pipeline run", partition.status());
   auto window = ParseTimeWindow(flags.window);
   if (!window.ok()) return Fail("pipeline run", window.status());
-  auto embedder = LoadModel(flags.model, DecodeLimits{}, /*default_replicas=*/0);
-  if (!embedder.ok()) return Fail("pipeline run", embedder.status());
+  auto manifest = LoadModelManifest(flags.model.model);
+  if (!manifest.ok()) return Fail("pipeline run", manifest.status());
+  PipelineModel model;
+  model.manifest = *manifest;
+  model.load = [&flags] { return LoadModel(flags.model, DecodeLimits{}, /*default_replicas=*/0); };
 
   struct sigaction action {};
   action.sa_handler = OnSignal;
@@ -34,6 +79,7 @@ int Run(Repository& repository, const PipelineFlags& flags) {
   ::sigaction(SIGTERM, &action, nullptr);
 
   PipelineOptions options;
+  options.config = std::move(config);
   options.catalog = flags.catalog;
   if (!flags.catalog_query.empty()) options.catalog_query = flags.catalog_query;
   options.window = flags.window;
@@ -61,10 +107,10 @@ int Run(Repository& repository, const PipelineFlags& flags) {
                  rate, static_cast<long long>(p.failed), eta, tty ? "   " : "\n");
     std::fflush(stderr);
   };
-  std::fprintf(stderr, "pipeline %s partition %s with %s into %s\n", flags.window.c_str(),
-               flags.partition.c_str(), (*embedder)->manifest().id.c_str(),
-               repository.url().c_str());
-  auto run = RunPipeline(**embedder, repository, options);
+  std::fprintf(stderr, "pipeline %s partition %s with %s into %s (%s pipeline)\n",
+               flags.window.c_str(), flags.partition.c_str(), model.manifest.id.c_str(),
+               repository.url().c_str(), options.config.origin.c_str());
+  auto run = RunPipeline(model, repository, options);
   if (tty) std::fprintf(stderr, "\n");
   if (!run.ok()) return Fail("pipeline run", run.status());
   std::printf(
@@ -109,24 +155,41 @@ int Runs(Repository& repository) {
 }  // namespace
 
 int RunPipelineCommand(PipelineFlags flags) {
+  const std::string what = "pipeline " + flags.action;
+  if (flags.action == "rerun" &&
+      (flags.run_id.find('/') != std::string::npos || flags.run_id.size() > 200)) {
+    return Fail(what, absl::InvalidArgumentError("bad run id"));
+  }
+  auto config = ResolveConfig(flags);
+  if (!config.ok()) return Fail(what, config.status());
+  if (flags.repo.empty()) {
+    return Fail(what, absl::InvalidArgumentError("give --repo (or repo: in the --config file)"));
+  }
   auto store = OpenStore(flags.repo);
-  if (!store.ok()) return Fail("pipeline", store.status());
+  if (!store.ok()) return Fail(what, store.status());
   Repository repository(std::move(*store));
   if (flags.action == "runs") return Runs(repository);
   if (flags.action == "rerun") {
-    if (flags.run_id.find('/') != std::string::npos || flags.run_id.size() > 200) {
-      return Fail("pipeline rerun", absl::InvalidArgumentError("bad run id"));
-    }
     auto text = repository.store().Get("runs/" + flags.run_id + ".json", 64 << 20);
-    if (!text.ok()) return Fail("pipeline rerun", text.status());
+    if (!text.ok()) return Fail(what, text.status());
     nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_object()) return Fail("pipeline rerun", absl::DataLossError("unreadable run record"));
+    if (!j.is_object()) return Fail(what, absl::DataLossError("unreadable run record"));
     flags.window = j.value("window", "");
     flags.partition = j.value("partition", "0/1");
     if (flags.catalog.empty()) flags.catalog = j.value("catalog", "");
     flags.from_images = j.value("from_images", false);
+    const std::string recorded = j.value("config", "default");
+    if (flags.config.empty() && recorded != "default") {
+      flags.config = recorded;  // the same config file, if it is still there
+      config = ResolveConfig(flags);
+      if (!config.ok()) return Fail(what, config.status());
+    }
+    if (PipelineConfigHash(*config) != j.value("config_sha256", "")) {
+      std::fprintf(stderr, "note: the pipeline config differs from the recorded run's\n");
+    }
+    config->catalog = flags.catalog;
   }
-  return Run(repository, flags);
+  return Run(repository, flags, std::move(*config));
 }
 
 }  // namespace photosearch

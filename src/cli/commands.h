@@ -2,6 +2,7 @@
 // structs and calls one Run* function; each returns the process exit code.
 #pragma once
 
+#include <set>
 #include <string>
 
 namespace photosearch {
@@ -54,7 +55,9 @@ struct ArtifactsFlags {
 
 struct PipelineFlags {
   ModelFlags model;
-  std::string action;  // run | runs | rerun
+  std::string action;           // run | runs | rerun
+  std::string config;           // pipeline.yaml; "" = the default pipeline
+  std::set<std::string> given;  // flags given on the command line (they override the config)
   std::string repo;
   std::string catalog;
   std::string catalog_query;

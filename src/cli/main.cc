@@ -164,9 +164,19 @@ int main(int argc, char** argv) {
       pipeline_cmd->add_subcommand("rerun", "run again the window of a recorded run");
   CLI::App* runs_cmd = pipeline_cmd->add_subcommand("runs", "list the recorded runs");
   for (CLI::App* cmd : {run_cmd, rerun_cmd, runs_cmd}) {
-    cmd->add_option("--repo", pipeline.repo, "artifact repository (a directory or s3://)")
-        ->required();
-    cmd->callback([&pipeline, cmd] { pipeline.action = cmd->get_name(); });
+    cmd->add_option("--repo", pipeline.repo,
+                    "artifact repository (a directory or s3://); overrides the config's repo");
+    cmd->add_option("--config", pipeline.config,
+                    "pipeline.yaml: the steps to run as a DAG, with catalog, repo, model and "
+                    "step parameters (default: catalog -> fetch -> embed -> build -> publish; "
+                    "see examples/pipeline.yaml); flags given here override it")
+        ->check(CLI::ExistingFile);
+    cmd->callback([&pipeline, cmd] {
+      pipeline.action = cmd->get_name();
+      for (const CLI::Option* option : cmd->get_options()) {
+        if (option->count() > 0) pipeline.given.insert(option->get_name());
+      }
+    });
   }
   rerun_cmd->add_option("run_id", pipeline.run_id, "as `pipeline runs` prints it")->required();
   for (CLI::App* cmd : {run_cmd, rerun_cmd}) {

@@ -11,10 +11,9 @@
 #include "index/shard.h"
 
 namespace photosearch {
-absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
-                                                      const ShardBuild& build,
-                                                      const std::vector<std::string>& ids,
-                                                      const std::vector<float>& vectors) {
+absl::StatusOr<BuiltShard> BuildShardFiles(const ShardBuild& build,
+                                           const std::vector<std::string>& ids,
+                                           const std::vector<float>& vectors) {
   const int64_t n = static_cast<int64_t>(ids.size());
   if (build.dimension <= 0 || vectors.size() != static_cast<size_t>(n) * build.dimension) {
     return absl::InvalidArgumentError(absl::StrCat("shard build: ", vectors.size(), " floats for ",
@@ -26,18 +25,33 @@ absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard, Shard::Create(spec, build.dimension, n));
   RETURN_IF_ERROR(shard->Add(ids, vectors));
-  TempDir build_dir(build.work_dir, "build");
-  RETURN_IF_ERROR(shard->Save(build_dir.path()));
+  BuiltShard built;
+  built.dir = std::make_unique<TempDir>(build.work_dir, "build");
+  RETURN_IF_ERROR(shard->Save(built.dir->path()));
+  built.files = {built.dir->path() + "/" + Shard::IndexFileName(spec),
+                 built.dir->path() + "/" + Shard::kIdsFile};
+  built.manifest.dimension = build.dimension;
+  built.manifest.metric = build.metric;
+  built.manifest.index = spec.ToString();
+  built.manifest.item_count = n;
+  built.manifest.inputs = build.inputs;
+  return built;
+}
 
-  ArtifactManifest manifest;
-  manifest.dimension = build.dimension;
-  manifest.metric = build.metric;
-  manifest.index = spec.ToString();
-  manifest.item_count = n;
-  manifest.inputs = build.inputs;
-  return repository.Publish(build.key, std::move(manifest),
-                            {build_dir.path() + "/" + Shard::IndexFileName(spec),
-                             build_dir.path() + "/" + Shard::kIdsFile});
+absl::StatusOr<ArtifactManifest> PublishBuiltShard(
+    Repository& repository, const ArtifactKey& key, const BuiltShard& built,
+    const std::map<std::string, std::string>& more_inputs) {
+  ArtifactManifest manifest = built.manifest;
+  for (const auto& [k, v] : more_inputs) manifest.inputs[k] = v;
+  return repository.Publish(key, std::move(manifest), built.files);
+}
+
+absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
+                                                      const ShardBuild& build,
+                                                      const std::vector<std::string>& ids,
+                                                      const std::vector<float>& vectors) {
+  ASSIGN_OR_RETURN(BuiltShard built, BuildShardFiles(build, ids, vectors));
+  return PublishBuiltShard(repository, build.key, built);
 }
 
 }  // namespace photosearch

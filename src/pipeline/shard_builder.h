@@ -10,11 +10,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "artifact/repository.h"
+#include "base/files.h"
 
 namespace photosearch {
 
@@ -27,7 +29,27 @@ struct ShardBuild {
   std::string work_dir;                       // "" = the system temp directory
 };
 
+// A shard built but not yet published: its files in a private directory,
+// removed when this is destroyed.
+struct BuiltShard {
+  std::unique_ptr<TempDir> dir;
+  std::vector<std::string> files;
+  ArtifactManifest manifest;  // without version and checksums
+};
+
+// Builds the index and writes its files (the `build` step of a pipeline).
 // REQUIRES: vectors.size() == ids.size() * build.dimension, rows L2-normalised.
+absl::StatusOr<BuiltShard> BuildShardFiles(const ShardBuild& build,
+                                           const std::vector<std::string>& ids,
+                                           const std::vector<float>& vectors);
+
+// Publishes a built shard as the next version of `key`, `more_inputs` added to
+// its provenance (the `publish-shard` step).
+absl::StatusOr<ArtifactManifest> PublishBuiltShard(
+    Repository& repository, const ArtifactKey& key, const BuiltShard& built,
+    const std::map<std::string, std::string>& more_inputs = {});
+
+// BuildShardFiles, then PublishBuiltShard.
 absl::StatusOr<ArtifactManifest> BuildAndPublishShard(Repository& repository,
                                                       const ShardBuild& build,
                                                       const std::vector<std::string>& ids,

@@ -13,10 +13,12 @@
 #include "absl/strings/str_join.h"
 #include "base/clock.h"
 #include "base/files.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/dag.h"
 #include "pipeline/shard_builder.h"
 
 namespace photosearch {
@@ -51,78 +53,271 @@ struct Features {
   std::vector<float> vectors;
 };
 
+// What the steps make; each step writes only its own output, and reads its
+// inputs after the steps that made them have returned (RunDag's guarantee).
+struct CatalogOut {
+  CatalogRead read;
+};
+struct ModelOut {
+  PhotoEmbedder* embedder = nullptr;
+  std::unique_ptr<PhotoEmbedder> owned;
+};
+struct ImagesOut {
+  const CatalogOut* catalog = nullptr;
+  std::unique_ptr<Fetcher> fetcher;
+};
+struct VectorsOut {
+  std::string source_key;
+  std::map<std::string, std::string> inputs;  // provenance for the feature manifest
+  Features features;
+  bool reused = false;  // the window's features with this source key exist
+  int64_t version = 0;  // of those
+};
+struct FeaturesOut {
+  int64_t version = 0;
+};
+struct IndexOut {
+  std::optional<BuiltShard> built;
+  bool reused = false;
+  int64_t version = 0;  // of the reused shard
+};
+struct Outputs {
+  CatalogOut catalog;
+  ModelOut model;
+  ImagesOut images;
+  VectorsOut vectors;
+  FeaturesOut features;
+  IndexOut index;
+};
+
 class Runner {
  public:
-  Runner(PhotoEmbedder& embedder, Repository& repo, const PipelineOptions& options,
-         PipelineRun* run)
-      : embedder_(embedder),
-        repo_(repo),
-        options_(options),
-        run_(run),
-        model_(embedder.manifest()) {}
-
-  absl::Status Execute(const TimeWindow& window) {
-    feature_key_ = ArtifactKey{"feature", model_.id, window.name, options_.partition.index,
+  Runner(const PipelineModel& model, Repository& repo, const PipelineOptions& options,
+         const TimeWindow& window, PipelineRun* run)
+      : model_(model), repo_(repo), options_(options), window_(window), run_(run) {
+    feature_key_ = ArtifactKey{"feature", model_.manifest.id, window.name, options_.partition.index,
                                options_.partition.count};
-    shard_key_ = ArtifactKey{"shard", model_.id, window.name, options_.partition.index,
+    shard_key_ = ArtifactKey{"shard", model_.manifest.id, window.name, options_.partition.index,
                              options_.partition.count};
-    Features features;
-    std::map<std::string, std::string> inputs;
-    if (window.kind == "hour" || options_.from_images) {
-      RETURN_IF_ERROR(FromImages(window, &features, &inputs));
-    } else {
-      RETURN_IF_ERROR(Rollup(window, &features, &inputs));
+  }
+
+  // Plans the config for this window and runs it.
+  absl::Status Execute() {
+    run_->mode = window_.kind == "hour" || options_.from_images ? "images" : "rollup";
+    ASSIGN_OR_RETURN(std::vector<PlannedStep> plan, PlanPipeline(options_.config, run_->mode));
+    plan_ = std::move(plan);
+    for (const PlannedStep& step : plan_) outputs_[step.config.name];  // before any thread
+    std::vector<DagStep> dag;
+    for (const PlannedStep& step : plan_) {
+      ASSIGN_OR_RETURN(std::function<absl::Status()> fn, Bind(step));
+      dag.push_back(DagStep{step.config.name, step.needs, std::move(fn)});
     }
-    if (Cancelled()) return absl::CancelledError("stopped by a signal before publishing");
-    return BuildShard(std::move(features));
+    DagRun result = RunDag(dag, options_.cancelled);
+    for (size_t i = 0; i < plan_.size(); ++i) {
+      const DagStepResult& r = result.steps[i];
+      PipelineStepRecord record;
+      record.name = r.name;
+      record.uses = plan_[i].config.uses;
+      record.state = r.state;
+      record.started_seconds = r.started_seconds;
+      record.seconds = r.seconds;
+      if (!r.status.ok()) record.error = std::string(r.status.message());
+      auto note = notes_.find(r.name);
+      if (note != notes_.end()) record.note = note->second;
+      run_->steps.push_back(std::move(record));
+    }
+    return result.status;
   }
 
  private:
+  // The step's function, its parameters checked now (before anything runs).
+  absl::StatusOr<std::function<absl::Status()>> Bind(const PlannedStep& step) {
+    const std::string& uses = step.config.uses;
+    Outputs* out = &outputs_[step.config.name];
+    auto in = [this, &step](const std::string& type) -> Outputs* {
+      return &outputs_[step.input_from.at(type)];
+    };
+    if (uses == "catalog") {
+      if (options_.catalog.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            window_.name, " is built from images: give --catalog (or catalog: in the config)"));
+      }
+      return [this, out] { return ReadCatalogStep(&out->catalog); };
+    }
+    if (uses == "model") return [this, out] { return ModelStep(&out->model); };
+    if (uses == "fetch") {
+      FetchOptions fetch = options_.fetch;
+      const StepConfig& c = step.config;
+      ASSIGN_OR_RETURN(fetch.concurrency, IntParam(c, "concurrency", fetch.concurrency, 1, 256));
+      ASSIGN_OR_RETURN(fetch.attempts, IntParam(c, "attempts", fetch.attempts, 1, 10));
+      ASSIGN_OR_RETURN(fetch.timeout_seconds,
+                       IntParam(c, "timeout_seconds", fetch.timeout_seconds, 1, 600));
+      ASSIGN_OR_RETURN(int64_t max_mb, IntParam(c, "max_mb", fetch.max_bytes >> 20, 1, 1024));
+      fetch.max_bytes = static_cast<uint64_t>(max_mb) << 20;
+      ASSIGN_OR_RETURN(int64_t cache_gb,
+                       IntParam(c, "cache_gb", fetch.cache_max_bytes >> 30, 1, 100000));
+      fetch.cache_max_bytes = static_cast<uint64_t>(cache_gb) << 30;
+      fetch.cache_dir = StringParam(c, "cache_dir", fetch.cache_dir);
+      fetch.file_root = StringParam(c, "file_root", fetch.file_root);
+      Outputs* catalog = in("catalog");
+      const bool streamed = step.has_consumers;
+      const std::string name = step.config.name;
+      return [this, out, catalog, fetch, streamed, name] {
+        return FetchStep(name, fetch, &catalog->catalog, streamed, &out->images);
+      };
+    }
+    if (uses == "embed") {
+      ASSIGN_OR_RETURN(double max_failed, DoubleParam(step.config, "max_failed_fraction",
+                                                      options_.max_failed_fraction, 0, 1));
+      Outputs* images = in("images");
+      Outputs* model = in("model");
+      const std::string name = step.config.name;
+      return [this, out, images, model, max_failed, name] {
+        return EmbedStep(name, images->images, model->model, max_failed, &out->vectors);
+      };
+    }
+    if (uses == "rollup") {
+      const std::string name = step.config.name;
+      return [this, out, name] { return RollupStep(name, &out->vectors); };
+    }
+    if (uses == "publish-features") {
+      Outputs* vectors = in("vectors");
+      return [this, out, vectors] { return PublishFeaturesStep(vectors->vectors, &out->features); };
+    }
+    if (uses == "build") {
+      const std::string spec = StringParam(step.config, "index", options_.index_spec);
+      if (spec != "auto") {
+        if (absl::StatusOr<IndexSpec> parsed = ParseIndexSpec(spec); !parsed.ok()) {
+          return Annotate(parsed.status(), absl::StrCat("step '", step.config.name, "'"));
+        }
+      }
+      Outputs* vectors = in("vectors");
+      const std::string name = step.config.name;
+      return [this, out, vectors, spec, name] {
+        return BuildStep(name, vectors->vectors, spec, &out->index);
+      };
+    }
+    if (uses == "publish-shard") {
+      Outputs* index = in("index");
+      Outputs* features = in("features");
+      return [this, index, features] { return PublishShardStep(index->index, features->features); };
+    }
+    return absl::InternalError("step kind without an implementation: " + uses);
+  }
+
   bool Cancelled() const { return options_.cancelled && options_.cancelled->load(); }
 
   void Progress(const std::string& step, int64_t total, int64_t done, int64_t failed) {
     if (!options_.on_progress) return;
+    std::lock_guard<std::mutex> lock(mu_);
     options_.on_progress(PipelineProgress{step, total, done, failed, watch_.ElapsedSeconds()});
   }
 
-  void Timed(const std::string& step, Stopwatch& watch) {
-    run_->step_seconds.emplace_back(step, watch.ElapsedSeconds());
-    watch.Reset();
+  void Note(const std::string& step, const std::string& note) {
+    std::lock_guard<std::mutex> lock(mu_);
+    notes_[step] = note;
   }
 
   void Fail(const std::string& item_id, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu_);
     ++run_->failure_count;
     if (run_->failures.size() < kMaxFailuresKept) run_->failures.emplace_back(item_id, reason);
   }
 
-  absl::Status FromImages(const TimeWindow& window, Features* features,
-                          std::map<std::string, std::string>* inputs) {
-    if (options_.catalog.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(window.name, " is built from images: give --catalog"));
-    }
-    Stopwatch step;
-    ASSIGN_OR_RETURN(CatalogRead catalog,
-                     IsPostgresUrl(options_.catalog)
-                         ? ReadPostgresCatalog(options_.catalog, options_.catalog_query, window,
-                                               options_.partition)
-                         : ReadCatalog(options_.catalog, window, options_.partition));
-    run_->catalog_items = static_cast<int64_t>(catalog.items.size());
-    for (const std::string& rejected : catalog.rejected) Fail("(catalog)", rejected);
-    Timed("catalog", step);
-    (*inputs)["catalog"] = options_.catalog;
-    (*inputs)["catalog_sha256"] = catalog.source_sha256;
+  absl::Status ReadCatalogStep(CatalogOut* out) {
+    ASSIGN_OR_RETURN(out->read, IsPostgresUrl(options_.catalog)
+                                    ? ReadPostgresCatalog(options_.catalog, options_.catalog_query,
+                                                          window_, options_.partition)
+                                    : ReadCatalog(options_.catalog, window_, options_.partition));
+    run_->catalog_items = static_cast<int64_t>(out->read.items.size());
+    for (const std::string& rejected : out->read.rejected) Fail("(catalog)", rejected);
+    return absl::OkStatus();
+  }
 
-    // Resume: the newest features of this window came from the same catalog.
-    ASSIGN_OR_RETURN(std::optional<ArtifactManifest> previous, Newest(repo_, feature_key_));
-    if (previous && previous->inputs.count("catalog_sha256") &&
-        previous->inputs.at("catalog_sha256") == catalog.source_sha256 &&
-        previous->inputs.at("catalog") == options_.catalog) {
-      return Reuse(*previous, features, step);
+  absl::Status ModelStep(ModelOut* out) {
+    if (model_.embedder) {
+      out->embedder = model_.embedder;
+      return absl::OkStatus();
     }
+    if (!model_.load) return absl::FailedPreconditionError("no model to embed with");
+    ASSIGN_OR_RETURN(out->owned, model_.load());
+    if (out->owned->manifest().id != model_.manifest.id) {
+      return absl::FailedPreconditionError(absl::StrCat("loaded model ", out->owned->manifest().id,
+                                                        ", expected ", model_.manifest.id));
+    }
+    out->embedder = out->owned.get();
+    return absl::OkStatus();
+  }
+
+  // With a consumer, only opens the fetcher: embed pulls the images through
+  // it as fast as it embeds them. Without one, fills the cache now.
+  absl::Status FetchStep(const std::string& name, const FetchOptions& fetch,
+                         const CatalogOut* catalog, bool streamed, ImagesOut* out) {
+    out->catalog = catalog;
+    ASSIGN_OR_RETURN(out->fetcher, Fetcher::Create(fetch));
+    if (streamed) {
+      Note(name, "images stream into the step that takes them");
+      return absl::OkStatus();
+    }
+    const std::vector<CatalogItem>& items = catalog->read.items;
+    std::vector<std::string> urls;
+    for (const CatalogItem& item : items) urls.push_back(item.image_url);
+    std::atomic<int64_t> done{0}, failed{0};
+    std::mutex mu;
+    out->fetcher->FetchAll(
+        urls,
+        [&](size_t i, absl::StatusOr<std::string> bytes) {
+          if (!bytes.ok()) {
+            failed++;
+            Fail(items[i].item_id, std::string(bytes.status().message()));
+          }
+          if (++done % 100 == 0) Progress(name, urls.size(), done.load(), failed.load());
+        },
+        options_.cancelled);
+    RecordFetchStats(*out->fetcher);
+    if (Cancelled()) return absl::CancelledError("stopped by a signal during fetch");
+    Note(name, absl::StrCat(done.load() - failed.load(), " images in the cache, ", failed.load(),
+                            " failed"));
+    return absl::OkStatus();
+  }
+
+  void RecordFetchStats(const Fetcher& fetcher) {
+    run_->downloads = fetcher.stats().downloads.load();
+    run_->cache_hits = fetcher.stats().cache_hits.load();
+    run_->retries = fetcher.stats().retries.load();
+    run_->bytes_downloaded = fetcher.stats().bytes.load();
+  }
+
+  // Reuses the window's newest features if they have this source key.
+  absl::StatusOr<bool> TryReuse(const std::string& name, VectorsOut* out) {
+    ASSIGN_OR_RETURN(std::optional<ArtifactManifest> previous, Newest(repo_, feature_key_));
+    if (!previous || !previous->inputs.count("source_key") ||
+        previous->inputs.at("source_key") != out->source_key) {
+      return false;
+    }
+    RETURN_IF_ERROR(Load(feature_key_, *previous, &out->features));
+    out->reused = true;
+    out->version = previous->version;
+    run_->features_reused = true;
+    run_->reused_features = static_cast<int64_t>(out->features.ids.size());
+    Note(name, absl::StrCat("reused ", feature_key_.Prefix(), previous->version,
+                            ": same source, nothing fetched or embedded"));
+    return true;
+  }
+
+  absl::Status EmbedStep(const std::string& name, const ImagesOut& images, const ModelOut& model,
+                         double max_failed, VectorsOut* out) {
+    const CatalogRead& catalog = images.catalog->read;
+    out->inputs["catalog"] = options_.catalog;
+    out->inputs["catalog_sha256"] = catalog.source_sha256;
+    out->source_key = Sha256Hex(absl::StrCat(
+        "images\n", model_.manifest.id, "\n", options_.catalog, "\n", catalog.source_sha256, "\n",
+        options_.partition.index, "/", options_.partition.count));
+    ASSIGN_OR_RETURN(bool reused, TryReuse(name, out));
+    if (reused) return absl::OkStatus();
 
     // Fetch on the fetcher's threads, decode there too, embed in batches.
-    ASSIGN_OR_RETURN(std::unique_ptr<Fetcher> fetcher, Fetcher::Create(options_.fetch));
+    PhotoEmbedder& embedder = *model.embedder;
     const size_t n = catalog.items.size();
     std::vector<std::string> urls;
     for (const CatalogItem& item : catalog.items) urls.push_back(item.image_url);
@@ -133,13 +328,13 @@ class Runner {
     std::vector<Slot> slots(n);
     std::atomic<int64_t> fetched{0}, failed{0};
     std::thread fetching([&] {
-      fetcher->FetchAll(
+      images.fetcher->FetchAll(
           urls,
           [&](size_t i, absl::StatusOr<std::string> bytes) {
             absl::StatusOr<std::vector<float>> input =
-                bytes.ok() ? embedder_.Prepare(*bytes) : bytes.status();
+                bytes.ok() ? embedder.Prepare(*bytes) : bytes.status();
             if (input.ok()) {
-              slots[i].vector = embedder_.Submit(std::move(*input));
+              slots[i].vector = embedder.Submit(std::move(*input));
             } else {
               slots[i].error = std::string(input.status().message());
               failed++;
@@ -152,17 +347,19 @@ class Runner {
     while (fetched.load() < static_cast<int64_t>(n) && !Cancelled()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       if (report.ElapsedMs() >= 1000) {
-        Progress("fetch+embed", n, fetched.load(), failed.load());
+        Progress(name, n, fetched.load(), failed.load());
         report.Reset();
       }
     }
     fetching.join();
+    RecordFetchStats(*images.fetcher);
     if (Cancelled()) {
       for (Slot& slot : slots) {
         if (slot.vector.valid()) slot.vector.wait();
       }
       return absl::CancelledError("stopped by a signal during fetch and embed");
     }
+    Features& features = out->features;
     for (size_t i = 0; i < n; ++i) {
       if (!slots[i].vector.valid()) {
         Fail(catalog.items[i].item_id, slots[i].error);
@@ -173,31 +370,28 @@ class Runner {
         Fail(catalog.items[i].item_id, std::string(vector.status().message()));
         continue;
       }
-      features->ids.push_back(catalog.items[i].item_id);
-      features->vectors.insert(features->vectors.end(), vector->begin(), vector->end());
+      features.ids.push_back(catalog.items[i].item_id);
+      features.vectors.insert(features.vectors.end(), vector->begin(), vector->end());
     }
-    run_->embedded = static_cast<int64_t>(features->ids.size());
-    Progress("fetch+embed", n, n, n - features->ids.size());
-    Timed("fetch+embed", step);
+    run_->embedded = static_cast<int64_t>(features.ids.size());
+    Progress(name, n, n, n - features.ids.size());
     const double failed_fraction =
-        n == 0 ? 0.0 : 1.0 - static_cast<double>(features->ids.size()) / n;
-    if (failed_fraction > options_.max_failed_fraction) {
+        n == 0 ? 0.0 : 1.0 - static_cast<double>(features.ids.size()) / n;
+    if (failed_fraction > max_failed) {
       return absl::FailedPreconditionError(absl::StrCat(
-          n - features->ids.size(), " of ", n, " images failed, over the allowed fraction of ",
-          options_.max_failed_fraction, "; nothing published"));
+          n - features.ids.size(), " of ", n, " images failed, over the allowed fraction of ",
+          max_failed, "; nothing published"));
     }
-    (*inputs)["images_failed"] = std::to_string(n - features->ids.size());
-    RETURN_IF_ERROR(PublishFeatures(*features, *inputs));
-    Timed("publish features", step);
+    out->inputs["images_failed"] = std::to_string(n - features.ids.size());
+    Note(name, absl::StrCat(features.ids.size(), " embedded; fetched ", run_->downloads,
+                            ", from the cache ", run_->cache_hits));
     return absl::OkStatus();
   }
 
-  absl::Status Rollup(const TimeWindow& window, Features* features,
-                      std::map<std::string, std::string>* inputs) {
-    Stopwatch step;
+  absl::Status RollupStep(const std::string& name, VectorsOut* out) {
     std::vector<std::string> missing, used;
     std::vector<std::pair<ArtifactKey, ArtifactManifest>> children;
-    for (const std::string& child : window.Children()) {
+    for (const std::string& child : window_.Children()) {
       ArtifactKey key = feature_key_;
       key.window = child;
       ASSIGN_OR_RETURN(std::optional<ArtifactManifest> newest, Newest(repo_, key));
@@ -210,68 +404,63 @@ class Runner {
     }
     if (!missing.empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(window.name, " is rolled up from its ", window.Children().size(), " ",
-                       window.kind == "day" ? "hours" : "days", ", but ", missing.size(),
+          absl::StrCat(window_.name, " is rolled up from its ", window_.Children().size(), " ",
+                       window_.kind == "day" ? "hours" : "days", ", but ", missing.size(),
                        " have no features yet: ",
                        absl::StrJoin(missing.begin(),
                                      missing.begin() + std::min<size_t>(missing.size(), 6), ", "),
                        missing.size() > 6 ? ", ..." : "",
                        " (run them first, or build from images with --from-images --catalog ...)"));
     }
-    (*inputs)["rollup_of"] = absl::StrJoin(used, ",");
-    ASSIGN_OR_RETURN(std::optional<ArtifactManifest> previous, Newest(repo_, feature_key_));
-    if (previous && previous->inputs.count("rollup_of") &&
-        previous->inputs.at("rollup_of") == (*inputs)["rollup_of"]) {
-      return Reuse(*previous, features, step);
-    }
+    out->inputs["rollup_of"] = absl::StrJoin(used, ",");
+    out->source_key = Sha256Hex(absl::StrCat("rollup\n", out->inputs["rollup_of"]));
+    ASSIGN_OR_RETURN(bool reused, TryReuse(name, out));
+    if (reused) return absl::OkStatus();
+    Features& features = out->features;
+    const int dimension = model_.manifest.dimension;
     std::map<std::string, size_t> row_of;  // an item listed twice keeps its last vector
     for (size_t c = 0; c < children.size(); ++c) {
       if (Cancelled()) return absl::CancelledError("stopped by a signal during the rollup");
       Features part;
       RETURN_IF_ERROR(Load(children[c].first, children[c].second, &part));
       for (size_t i = 0; i < part.ids.size(); ++i) {
-        const float* row = part.vectors.data() + i * model_.dimension;
-        auto [it, fresh] = row_of.try_emplace(part.ids[i], features->ids.size());
+        const float* row = part.vectors.data() + i * dimension;
+        auto [it, fresh] = row_of.try_emplace(part.ids[i], features.ids.size());
         if (fresh) {
-          features->ids.push_back(part.ids[i]);
-          features->vectors.insert(features->vectors.end(), row, row + model_.dimension);
+          features.ids.push_back(part.ids[i]);
+          features.vectors.insert(features.vectors.end(), row, row + dimension);
         } else {
-          std::memcpy(features->vectors.data() + it->second * model_.dimension, row,
-                      sizeof(float) * model_.dimension);
+          std::memcpy(features.vectors.data() + it->second * dimension, row,
+                      sizeof(float) * dimension);
         }
       }
-      Progress("rollup", children.size(), c + 1, 0);
+      Progress(name, children.size(), c + 1, 0);
     }
-    run_->from_rollup = static_cast<int64_t>(features->ids.size());
-    Timed("rollup", step);
-    RETURN_IF_ERROR(PublishFeatures(*features, *inputs));
-    Timed("publish features", step);
-    return absl::OkStatus();
-  }
-
-  // Takes the window's existing features instead of making them again.
-  absl::Status Reuse(const ArtifactManifest& previous, Features* features, Stopwatch& step) {
-    RETURN_IF_ERROR(Load(feature_key_, previous, features));
-    run_->features_version = previous.version;
-    run_->features_reused = true;
-    run_->reused_features = static_cast<int64_t>(features->ids.size());
-    Timed("features (reused)", step);
+    run_->from_rollup = static_cast<int64_t>(features.ids.size());
+    Note(name, absl::StrCat(features.ids.size(), " items from ", children.size(), " ",
+                            window_.kind == "day" ? "hours" : "days"));
     return absl::OkStatus();
   }
 
   absl::Status Load(const ArtifactKey& key, const ArtifactManifest& manifest, Features* out) {
-    if (manifest.dimension != model_.dimension) {
+    if (manifest.dimension != model_.manifest.dimension) {
       return absl::FailedPreconditionError(absl::StrCat(key.Prefix(), manifest.version,
                                                         " has dimension ", manifest.dimension,
-                                                        ", the model ", model_.dimension));
+                                                        ", the model ", model_.manifest.dimension));
     }
     TempDir scratch(options_.work_dir, "features");
     ASSIGN_OR_RETURN(std::string dir, repo_.FetchVerified(key, manifest, scratch.path()));
-    return ReadFeatures(dir, model_.dimension, &out->ids, &out->vectors);
+    return ReadFeatures(dir, model_.manifest.dimension, &out->ids, &out->vectors);
   }
 
-  absl::Status PublishFeatures(const Features& features,
-                               std::map<std::string, std::string> inputs) {
+  absl::Status PublishFeaturesStep(const VectorsOut& vectors, FeaturesOut* out) {
+    if (vectors.reused) {
+      out->version = vectors.version;
+      run_->features_version = vectors.version;
+      return absl::OkStatus();
+    }
+    if (Cancelled()) return absl::CancelledError("stopped by a signal before publishing");
+    const Features& features = vectors.features;
     TempDir dir(options_.work_dir, "features");
     RETURN_IF_ERROR(WriteFileAtomic(dir.path() + "/" + Shard::kIdsFile, EncodeIds(features.ids)));
     RETURN_IF_ERROR(
@@ -279,50 +468,72 @@ class Runner {
                         std::string_view(reinterpret_cast<const char*>(features.vectors.data()),
                                          features.vectors.size() * sizeof(float))));
     ArtifactManifest manifest;
-    manifest.dimension = model_.dimension;
-    manifest.metric = model_.metric;
+    manifest.dimension = model_.manifest.dimension;
+    manifest.metric = model_.manifest.metric;
     manifest.item_count = static_cast<int64_t>(features.ids.size());
-    inputs["run_id"] = run_->run_id;
-    manifest.inputs = std::move(inputs);
+    manifest.inputs = vectors.inputs;
+    manifest.inputs["source_key"] = vectors.source_key;
+    manifest.inputs["run_id"] = run_->run_id;
     ASSIGN_OR_RETURN(ArtifactManifest published, repo_.Publish(feature_key_, std::move(manifest),
                                                                {dir.path() + "/" + Shard::kIdsFile,
                                                                 dir.path() + "/" + kVectorsFile}));
+    out->version = published.version;
     run_->features_version = published.version;
     return absl::OkStatus();
   }
 
-  absl::Status BuildShard(Features features) {
-    Stopwatch step;
+  absl::Status BuildStep(const std::string& name, const VectorsOut& vectors,
+                         const std::string& spec, IndexOut* out) {
     ASSIGN_OR_RETURN(std::optional<ArtifactManifest> previous, Newest(repo_, shard_key_));
-    const std::string from = std::to_string(run_->features_version);
-    if (previous && previous->inputs.count("features_version") &&
-        previous->inputs.at("features_version") == from) {
-      run_->shard_version = previous->version;
-      run_->shard_reused = true;
+    if (previous && previous->inputs.count("source_key") &&
+        previous->inputs.at("source_key") == vectors.source_key) {
+      out->reused = true;
+      out->version = previous->version;
+      Note(name, absl::StrCat("reused ", shard_key_.Prefix(), previous->version));
       return absl::OkStatus();
     }
     ShardBuild build;
     build.key = shard_key_;
-    build.dimension = model_.dimension;
-    build.metric = model_.metric;
-    build.index_spec = options_.index_spec;
+    build.dimension = model_.manifest.dimension;
+    build.metric = model_.manifest.metric;
+    build.index_spec = spec;
     build.work_dir = options_.work_dir;
-    build.inputs = {{"features_version", from}, {"run_id", run_->run_id}};
-    Progress("build", features.ids.size(), 0, 0);
-    ASSIGN_OR_RETURN(ArtifactManifest shard,
-                     BuildAndPublishShard(repo_, build, features.ids, features.vectors));
-    run_->shard_version = shard.version;
-    Timed("build+publish shard", step);
+    build.inputs = {{"source_key", vectors.source_key}, {"run_id", run_->run_id}};
+    Progress(name, vectors.features.ids.size(), 0, 0);
+    ASSIGN_OR_RETURN(BuiltShard built,
+                     BuildShardFiles(build, vectors.features.ids, vectors.features.vectors));
+    Note(name, absl::StrCat(built.manifest.index, ", ", built.manifest.item_count, " items"));
+    out->built = std::move(built);
     return absl::OkStatus();
   }
 
-  PhotoEmbedder& embedder_;
+  absl::Status PublishShardStep(const IndexOut& index, const FeaturesOut& features) {
+    if (index.reused) {
+      run_->shard_version = index.version;
+      run_->shard_reused = true;
+      return absl::OkStatus();
+    }
+    if (Cancelled()) return absl::CancelledError("stopped by a signal before publishing");
+    ASSIGN_OR_RETURN(ArtifactManifest shard,
+                     PublishBuiltShard(repo_, shard_key_, *index.built,
+                                       {{"features_version", std::to_string(features.version)}}));
+    run_->shard_version = shard.version;
+    return absl::OkStatus();
+  }
+
+  // Constant after construction.
+  const PipelineModel& model_;
   Repository& repo_;
   const PipelineOptions& options_;
-  PipelineRun* run_;
-  const ModelManifest& model_;
+  const TimeWindow window_;
+  PipelineRun* const run_;
   ArtifactKey feature_key_, shard_key_;
+  std::vector<PlannedStep> plan_;
+  std::map<std::string, Outputs> outputs_;  // entries made before the steps run
   Stopwatch watch_;
+
+  std::mutex mu_;  // guards the failures in run_, notes_ and on_progress calls
+  std::map<std::string, std::string> notes_;
 };
 
 }  // namespace
@@ -351,12 +562,19 @@ std::string PipelineRun::ToJson(const PipelineOptions& options, const std::strin
   j["model"] = model_id;
   j["catalog"] = options.catalog;
   j["from_images"] = options.from_images;
+  j["mode"] = mode;
+  j["config"] = options.config.origin;
+  j["config_sha256"] = PipelineConfigHash(options.config);
   j["finished_at"] = NowRfc3339();
   j["counts"] = {{"catalog_items", catalog_items},
                  {"embedded", embedded},
                  {"reused_features", reused_features},
                  {"from_rollup", from_rollup},
                  {"failed", failure_count}};
+  j["fetch"] = {{"downloads", downloads},
+                {"cache_hits", cache_hits},
+                {"retries", retries},
+                {"bytes", bytes_downloaded}};
   j["outputs"] = {{"features_version", features_version},
                   {"features_reused", features_reused},
                   {"shard_version", shard_version},
@@ -364,14 +582,22 @@ std::string PipelineRun::ToJson(const PipelineOptions& options, const std::strin
   nlohmann::json f = nlohmann::json::array();
   for (const auto& [id, reason] : failures) f.push_back({{"item_id", id}, {"reason", reason}});
   j["failures"] = f;
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& [name, seconds] : step_seconds)
-    steps.push_back({{"step", name}, {"seconds", seconds}});
-  j["steps"] = steps;
+  nlohmann::json s = nlohmann::json::array();
+  for (const PipelineStepRecord& step : steps) {
+    nlohmann::json one = {{"step", step.name},
+                          {"uses", step.uses},
+                          {"state", step.state},
+                          {"started_seconds", step.started_seconds},
+                          {"seconds", step.seconds}};
+    if (!step.error.empty()) one["error"] = step.error;
+    if (!step.note.empty()) one["note"] = step.note;
+    s.push_back(one);
+  }
+  j["steps"] = s;
   return j.dump(2) + "\n";
 }
 
-absl::StatusOr<PipelineRun> RunPipeline(PhotoEmbedder& embedder, Repository& repository,
+absl::StatusOr<PipelineRun> RunPipeline(const PipelineModel& model, Repository& repository,
                                         const PipelineOptions& options) {
   ASSIGN_OR_RETURN(TimeWindow window, ParseTimeWindow(options.window));
   if (options.partition.count < 1 || options.partition.index < 0 ||
@@ -380,13 +606,21 @@ absl::StatusOr<PipelineRun> RunPipeline(PhotoEmbedder& embedder, Repository& rep
   }
   PipelineRun run;
   run.run_id = NewRunId(window.name, options.partition);
-  Runner runner(embedder, repository, options, &run);
-  absl::Status status = runner.Execute(window);
+  Runner runner(model, repository, options, window, &run);
+  absl::Status status = runner.Execute();
   run.status = status.ok() ? "succeeded" : absl::IsCancelled(status) ? "cancelled" : "failed";
   if (!status.ok()) run.error = std::string(status.message());
   RETURN_IF_ERROR(repository.store().Put(absl::StrCat("runs/", run.run_id, ".json"),
-                                         run.ToJson(options, embedder.manifest().id)));
+                                         run.ToJson(options, model.manifest.id)));
   return run;
+}
+
+absl::StatusOr<PipelineRun> RunPipeline(PhotoEmbedder& embedder, Repository& repository,
+                                        const PipelineOptions& options) {
+  PipelineModel model;
+  model.manifest = embedder.manifest();
+  model.embedder = &embedder;
+  return RunPipeline(model, repository, options);
 }
 
 }  // namespace photosearch

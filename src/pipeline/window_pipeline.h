@@ -1,19 +1,23 @@
 // One pipeline run for one time window and partition: the batch job behind
-// `photosearch pipeline run`.
+// `photosearch pipeline run`. The run executes a PipelineConfig (the default,
+// or YAML) as a DAG of steps (pipeline/dag.h); see pipeline_config.h for the
+// step kinds. The default for an hour (or any window built from images):
 //
-// An hour (or any window built from images):
-//   catalog -> fetch (Fetcher, cached) -> decode + embed (batched) ->
-//   publish the window's features (ids.bin + vectors.f32) -> build and publish
-//   its shard.
-// A day is rolled up from its 24 hourly feature artifacts, a month from its
-// daily ones (newest version of each; nothing downloaded or embedded again);
-// a missing input stops the run and is named, unless from_images is set.
-// A window with no listings publishes empty artifacts, so that a rollup can
-// tell "nothing happened" from "not run".
+//   catalog ──> fetch ──> embed ──┬──> publish-features ──┐
+//   model ──────────────────┘     └──> build ─────────────┴──> publish-shard
 //
-// Re-running resumes: if the newest features artifact of the window was made
-// from the same catalog bytes, model and partition, it is reused; if the newest
-// shard was built from those features, nothing is published again.
+// (fetched images stream into the embedder; the model loads while the catalog
+// is read; features upload while the shard builds). A day is rolled up from
+// its 24 hourly feature artifacts, a month from its daily ones (newest version
+// of each; nothing downloaded or embedded again); a missing input stops the
+// run and is named, unless from_images is set. A window with no listings
+// publishes empty artifacts, so that a rollup can tell "nothing happened" from
+// "not run".
+//
+// Re-running resumes: vectors carry a source key (model, catalog URL and
+// bytes, partition; or the exact child versions of a rollup). If the window's
+// newest features have the same source key they are reused (no fetch, no
+// embed); if its newest shard does, nothing is built or published again.
 // Every run writes runs/<run-id>.json into the repository.
 //
 // Thread-safety: one run at a time per PhotoEmbedder.
@@ -28,16 +32,20 @@
 #include "model/photo_embedder.h"
 #include "pipeline/catalog.h"
 #include "pipeline/fetcher.h"
+#include "pipeline/pipeline_config.h"
 
 namespace photosearch {
 
 struct PipelineProgress {
-  std::string step;  // catalog | fetch+embed | rollup | build | publish
+  std::string step;  // the step's name
   int64_t total = 0, done = 0, failed = 0;
   double elapsed_seconds = 0;
 };
 
+// Settings of a run. The config's step parameters (`with`) override the
+// defaults given here (max_failed_fraction, index_spec, fetch).
 struct PipelineOptions {
+  PipelineConfig config = DefaultPipelineConfig();
   std::string catalog;  // path, file://, s3:// or postgresql:// (needed unless rolling up)
   std::string catalog_query = kDefaultPostgresQuery;  // postgresql://: $1, $2 = window bounds
   std::string window;                                 // hour/..., day/..., month/...
@@ -47,8 +55,22 @@ struct PipelineOptions {
   std::string index_spec = "auto";
   std::string work_dir;  // shard builds; "" = system temp
   FetchOptions fetch;
-  std::function<void(const PipelineProgress&)> on_progress;  // from the calling thread
-  const std::atomic<bool>* cancelled = nullptr;              // SIGINT: stop, publish nothing
+  // Called from the steps' threads, one call at a time.
+  std::function<void(const PipelineProgress&)> on_progress;
+  const std::atomic<bool>* cancelled = nullptr;  // SIGINT: stop, publish nothing
+};
+
+// The model a run embeds with: its manifest names the artifacts; the embedder
+// is given, or loaded by the `model` step (only when images are embedded).
+struct PipelineModel {
+  ModelManifest manifest;
+  PhotoEmbedder* embedder = nullptr;
+  std::function<absl::StatusOr<std::unique_ptr<PhotoEmbedder>>()> load;
+};
+
+struct PipelineStepRecord {
+  std::string name, uses, state, error, note;
+  double started_seconds = 0, seconds = 0;
 };
 
 struct PipelineRun {
@@ -60,7 +82,9 @@ struct PipelineRun {
   int64_t failure_count = 0;
   int64_t features_version = 0, shard_version = 0;
   bool features_reused = false, shard_reused = false;
-  std::vector<std::pair<std::string, double>> step_seconds;
+  int64_t downloads = 0, cache_hits = 0, retries = 0, bytes_downloaded = 0;
+  std::string mode;  // images | rollup
+  std::vector<PipelineStepRecord> steps;
   std::string ToJson(const PipelineOptions& options, const std::string& model_id) const;
 };
 
@@ -68,6 +92,9 @@ struct PipelineRun {
 // (failed and cancelled runs too). Fails only when the record cannot be made
 // at all (bad window, repository unreachable); a failed run is a record with
 // status "failed" and the error.
+absl::StatusOr<PipelineRun> RunPipeline(const PipelineModel& model, Repository& repository,
+                                        const PipelineOptions& options);
+// With an embedder already loaded.
 absl::StatusOr<PipelineRun> RunPipeline(PhotoEmbedder& embedder, Repository& repository,
                                         const PipelineOptions& options);
 

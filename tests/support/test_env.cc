@@ -155,3 +155,26 @@ std::unique_ptr<ChildProcess> StartServe(const std::vector<std::string>& extra_a
 }
 
 }  // namespace photosearch::testing
+
+namespace photosearch::testing {
+
+std::unique_ptr<ChildProcess> StartS3Server(const std::string& data_dir, const std::string& bucket,
+                                            int* port) {
+  auto child = std::make_unique<ChildProcess>(std::vector<std::string>{
+      // --openssl-legacy-provider: s3rver's list continuation tokens use DES.
+      "/usr/bin/env", "node", "--openssl-legacy-provider",
+      SourceDir() + "/tests/web/node_modules/s3rver/bin/s3rver.js", "-d", data_dir, "-a",
+      "127.0.0.1", "-p", "0", "--silent", "--configure-bucket", bucket});
+  std::string line = child->WaitForLine("S3rver listening on", std::chrono::seconds(30));
+  *port = line.empty() ? -1 : std::atoi(line.c_str() + line.rfind(':') + 1);
+  if (*port > 0) {
+    // This process and its children (photosearch) use these.
+    setenv("AWS_ENDPOINT_URL", ("http://127.0.0.1:" + std::to_string(*port)).c_str(), 1);
+    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+  }
+  return child;
+}
+
+}  // namespace photosearch::testing

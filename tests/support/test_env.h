@@ -66,4 +66,11 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output);
 // *port to the port it reports, or -1 if it did not start within 60 s.
 std::unique_ptr<ChildProcess> StartServe(const std::vector<std::string>& extra_args, int* port);
 
+// Starts an S3-compatible server (s3rver, from tests/web's npm packages) on
+// loopback, storing in `data_dir`, with `bucket` created; sets *port (-1 if
+// it did not start within 30 s) and points AWS_ENDPOINT_URL and credentials in
+// this process's environment at it.
+std::unique_ptr<ChildProcess> StartS3Server(const std::string& data_dir, const std::string& bucket,
+                                            int* port);
+
 }  // namespace photosearch::testing
