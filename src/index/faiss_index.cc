@@ -3,6 +3,8 @@
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/IndexRefine.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -20,6 +22,9 @@ namespace {
 // Vectors used to train IVF/PQ/PCA, at most: more costs time, adds little.
 constexpr int64_t kMaxTrainingVectors = 200'000;
 constexpr size_t kDefaultNprobe = 16;
+// A re-ranking index (",RFlat", ",Refine(SQ8)") takes this many times k
+// candidates from its compressed codes and re-ranks them with the finer ones.
+constexpr float kRefineFactor = 8;
 // Below this many queries at once an exact index is scanned by FlatTopK (this
 // CPU's vector instructions); from it on FAISS multiplies matrices with BLAS.
 constexpr int64_t kBlasQueries = 20;
@@ -78,10 +83,18 @@ class FaissIndex : public VectorIndex {
     } else {
       try {
         faiss::SearchParametersIVF ivf;
+        faiss::SearchParametersPreTransform pre;  // PCA etc. in front of the IVF
         const faiss::SearchParameters* search_params = nullptr;
-        if (params.nprobe > 0 && faiss::ivflib::try_extract_index_ivf(index_.get())) {
+        // (FAISS 1.7.3's IndexRefine takes no search parameters: its nprobe
+        // is the one saved with the index.)
+        if (params.nprobe > 0 && !dynamic_cast<const faiss::IndexRefine*>(index_.get()) &&
+            faiss::ivflib::try_extract_index_ivf(index_.get())) {
           ivf.nprobe = static_cast<size_t>(params.nprobe);
           search_params = &ivf;
+          if (dynamic_cast<const faiss::IndexPreTransform*>(index_.get())) {
+            pre.index_params = &ivf;
+            search_params = &pre;
+          }
         }
         // A few queries (a request's) run on the caller's thread alone: an
         // OpenMP team started here would outnumber the cores together with
@@ -127,7 +140,12 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> CreateFaissIndex(const IndexSpec& s
         faiss::index_factory(dimension, spec.factory.c_str(), faiss::METRIC_INNER_PRODUCT));
     // FAISS probes one inverted list by default, which finds about half of the
     // true neighbours; probe more (saved with the index; SearchParams overrides).
-    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index.get())) {
+    faiss::Index* base = index.get();
+    if (auto* refine = dynamic_cast<faiss::IndexRefine*>(base)) {
+      refine->k_factor = kRefineFactor;
+      base = refine->base_index;
+    }
+    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(base)) {
       ivf->nprobe = std::min<size_t>(ivf->nlist, kDefaultNprobe);
     }
     return std::unique_ptr<VectorIndex>(new FaissIndex(spec, std::move(index)));

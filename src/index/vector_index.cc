@@ -32,7 +32,7 @@ absl::StatusOr<IndexSpec> ParseIndexSpec(const std::string& text) {
     if (body.empty()) return BadSpec(text, "faiss needs a factory string");
     for (char c : body) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == ',' || c == '_' || c == '.' ||
-            c == '-' || c == '+')) {
+            c == '-' || c == '+' || c == '(' || c == ')')) {
         return BadSpec(text, "unexpected character in the factory string");
       }
     }
