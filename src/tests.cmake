@@ -4,7 +4,7 @@ photosearch_test(image_test SOURCES image/decode_test.cc LIBS ps_image
 photosearch_test(index_test SOURCES index/vector_index_test.cc index/shard_test.cc LIBS ps_index)
 photosearch_test(artifact_test SOURCES artifact/repository_test.cc artifact/sigv4_test.cc LIBS ps_artifact)
 photosearch_test(model_test SOURCES model/manifest_test.cc model/preprocess_test.cc
-  model/embedder_test.cc LIBS ps_model)
+  model/embedder_test.cc model/detector_test.cc model/detect_policy_test.cc LIBS ps_model)
 photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serving ps_index)
 photosearch_test(gateway_test SOURCES gateway/search_service_test.cc gateway/http_server_test.cc
   LIBS ps_gateway ps_pipeline)

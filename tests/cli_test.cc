@@ -217,5 +217,57 @@ TEST_F(CliTest, UserErrorsGiveOneLineAndNonZeroExit) {
   }
 }
 
+TEST(CliDetectTest, PrintsBoxesOrJsonAndRefusesWhatIsNotAPhoto) {
+  auto run = [](std::vector<std::string> args, int* code) {
+    args.insert(args.begin(), {PhotosearchBin(), "detect"});
+    std::string output;
+    *code = RunCommand(args, &output);
+    return output;
+  };
+  const std::string scenes = testing::AssetsDir() + "/photos/scenes/";
+  int code = -1;
+  std::string out = run({scenes + "astronaut.jpg"}, &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("class          score       x0      y0      x1      y1\nperson"));
+  EXPECT_THAT(out, HasSubstr("object(s) in 512x512; model yolox-nano-coco80@1 (torchscript)"));
+
+  out = run({"--json", "--runtime", "opencv", scenes + "coffee.jpg"}, &code);
+  ASSERT_EQ(code, 0) << out;
+  auto j = nlohmann::json::parse(out.substr(out.find('{'), out.rfind('}') - out.find('{') + 1));
+  EXPECT_EQ(j["runtime"], "opencv-dnn");
+  ASSERT_FALSE(j["detections"].empty());
+  EXPECT_EQ(j["detections"][0]["class"], "cup");
+  for (const auto& d : j["detections"]) {
+    ASSERT_EQ(d["box"].size(), 4u);
+    EXPECT_GE(d["box"][0].get<double>(), 0);
+    EXPECT_LE(d["box"][2].get<double>(), j["width"].get<double>());
+    EXPECT_LE(d["box"][3].get<double>(), j["height"].get<double>());
+  }
+
+  out = run({scenes + "rocket.jpg"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("0 object(s)"));
+
+  // User errors: one line, non-zero exit.
+  testing::ScratchDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "notes.jpg", "not a photo").ok());
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{dir / "missing.jpg"}, 2, "File does not exist"},
+           {{dir / "notes.jpg"}, 1, "photosearch detect: " + dir / "notes.jpg: not an image"},
+           {{"--runtime", "tflite", scenes + "rocket.jpg"}, 2, "tflite"},
+           {{"--model", dir / "nope.json", scenes + "rocket.jpg"}, 1, "detector manifest"}}) {
+    out = run(c.args, &code);
+    SCOPED_TRACE(out);
+    EXPECT_EQ(code, c.code);
+    EXPECT_THAT(out, HasSubstr(c.message));
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
+  }
+}
+
 }  // namespace
 }  // namespace photosearch

@@ -73,14 +73,27 @@ struct PipelineFlags {
   std::string file_root;
 };
 
+struct DetectFlags {
+  std::string model;    // detector manifest (model.json or its folder)
+  std::string runtime;  // "" = the manifest's; torch | opencv
+  std::string image;
+  int threads = 0;  // intra-op threads; 0 = one per core
+  bool json = false;
+};
+
 // The model used when --model is not given: $PHOTOSEARCH_MODEL, else the
 // bundled models/mobilenetv2/model.json.
 std::string DefaultModelPath();
+
+// The detector used by `detect` when --model is not given: $PHOTOSEARCH_DETECTOR,
+// else the bundled models/yolox_nano/model.json.
+std::string DefaultDetectorPath();
 
 int RunIndex(const IndexFlags& flags);
 int RunSearch(const SearchFlags& flags);
 int RunServe(const ServeFlags& flags);
 int RunArtifacts(const ArtifactsFlags& flags);
 int RunPipelineCommand(PipelineFlags flags);
+int RunDetect(const DetectFlags& flags);
 
 }  // namespace photosearch

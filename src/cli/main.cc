@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
       "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"
       "  photosearch artifacts list|show|verify|gc --repo REPO   inspect and prune a repository\n"
       "  photosearch pipeline run --window hour/2026-11-22T05 --catalog C --repo REPO\n"
+      "  photosearch detect IMAGE                        the objects in a photo\n"
       "\nREPO is a directory, file:///path or s3://BUCKET/PREFIX (see README: S3 settings).\n"};
   app.require_subcommand(1);
   std::string log_level = "info";
@@ -215,12 +216,35 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--from-images", pipeline.from_images,
                     "build a day or month from the catalog's images instead of rolling up");
 
+  photosearch::DetectFlags detect;
+  detect.model = photosearch::DefaultDetectorPath();
+  CLI::App* detect_cmd = app.add_subcommand(
+      "detect",
+      "Print the objects the detector finds in IMAGE: one line per box (class, score, x0 y0 x1 y1\n"
+      "in the photo's pixels), or JSON.");
+  detect_cmd->add_option("image", detect.image, "photo (JPEG, PNG or WebP)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  detect_cmd
+      ->add_option("--model", detect.model,
+                   "detector manifest (model.json or its folder); $PHOTOSEARCH_DETECTOR overrides "
+                   "the default")
+      ->capture_default_str();
+  detect_cmd
+      ->add_option("--runtime", detect.runtime,
+                   "torch or opencv (default: the manifest's, torch for the bundled detector)")
+      ->check(CLI::IsMember({"torch", "opencv", "torchscript", "opencv-dnn"}));
+  detect_cmd->add_option("--threads", detect.threads, "inference threads (0 = one per core)")
+      ->check(CLI::Range(0, 256));
+  detect_cmd->add_flag("--json", detect.json, "print the boxes as JSON");
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
     if (!known) {
       std::cerr << "photosearch: unknown command '" << argv[1]
-                << "' (commands: index, search, serve, artifacts, pipeline; see photosearch --help)"
+                << "' (commands: index, search, serve, artifacts, pipeline, detect; see "
+                   "photosearch --help)"
                 << std::endl;
       return 2;
     }
@@ -242,5 +266,6 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return photosearch::RunServe(serve);
   if (*artifacts_cmd) return photosearch::RunArtifacts(artifacts);
   if (*pipeline_cmd) return photosearch::RunPipelineCommand(pipeline);
+  if (*detect_cmd) return photosearch::RunDetect(detect);
   return 2;
 }

@@ -39,6 +39,9 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
   try {
     int schema = j.value("schema_version", 1);
     if (schema != 1) return Invalid(absl::StrCat("unsupported schema_version ", schema));
+    if (std::string kind = j.value("kind", "embedder"); kind != "embedder") {
+      return Invalid(absl::StrCat("\"kind\" is \"", kind, "\": not an embedding model"));
+    }
     m.id = j.value("id", "");
     if (m.id.empty() || m.id.find('@') == std::string::npos) {
       return Invalid("\"id\" must be name@version, e.g. mobilenetv2-gap1280-fp32@1");
