@@ -121,6 +121,46 @@ TEST_F(HttpApiTest, SearchByPhotoInEveryForm) {
   EXPECT_EQ(json::parse(vector.body)["results"].size(), 4u);
 }
 
+// ?detect=: the detected objects with their boxes; with all, results per
+// object beside the whole photo's; primary searches with the object's crop.
+TEST_F(HttpApiTest, SearchPerDetectedObject) {
+  HttpClient client(port_);
+  const std::string coffee = *ReadFile(testing::AssetsDir() + "/photos/scenes/coffee.jpg");
+  HttpReply all = client.Post("/v1/search?k=3&detect=all", coffee, "image/jpeg");
+  ASSERT_EQ(all.status, 200) << all.body;
+  json j = json::parse(all.body);
+  EXPECT_EQ(j["detect"], "all");
+  EXPECT_EQ(j["results"].size(), 3u);  // the whole photo's
+  ASSERT_FALSE(j["objects"].empty());
+  bool cup = false;
+  for (const json& object : j["objects"]) {
+    cup = cup || object["class"] == "cup";
+    const auto box = object["box"].get<std::vector<double>>();
+    ASSERT_EQ(box.size(), 4u);
+    EXPECT_GE(box[0], 0);
+    EXPECT_LT(box[0], box[2]);
+    EXPECT_LE(box[2], j["image"]["width"].get<double>());
+    EXPECT_LE(box[3], j["image"]["height"].get<double>());
+  }
+  EXPECT_TRUE(cup) << all.body;
+  int with_results = 0;  // objects too large or small to crop have none
+  for (const json& object : j["objects"]) with_results += !object["results"].empty();
+  EXPECT_GE(with_results, 1);
+  EXPECT_GE(j["took_ms"]["detect"].get<double>(), 0);
+
+  HttpReply primary = client.Post("/v1/search?k=2&detect=primary", coffee, "image/jpeg");
+  ASSERT_EQ(primary.status, 200) << primary.body;
+  json p = json::parse(primary.body);
+  int searched = 0;
+  for (const json& object : p["objects"]) searched += object["primary"].get<bool>();
+  EXPECT_EQ(searched, 1);
+  EXPECT_EQ(p["results"].size(), 2u);
+
+  HttpReply bad = client.Post("/v1/search?detect=everything", coffee, "image/jpeg");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(json::parse(bad.body)["error"]["message"].get<std::string>(), HasSubstr("detect"));
+}
+
 TEST_F(HttpApiTest, BadInputGetsA4xxJsonErrorAndTheServerKeepsServing) {
   std::string huge_header = *jpeg_;
   size_t sof = huge_header.find("\xFF\xC0");

@@ -22,6 +22,7 @@
 #include "base/files.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "support/grocery.h"
 #include "support/http_client.h"
 #include "support/test_env.h"
 
@@ -32,28 +33,10 @@ using nlohmann::json;
 using testing::HttpClient;
 using testing::HttpReply;
 
-struct Photo {
-  std::string item_id;  // path relative to the test folder, as the index names it
-  int fine_class = -1;
-};
+using testing::GroceryDir;
+using testing::GroceryPhoto;
 
-std::string GroceryDir() { return testing::AssetsDir() + "/photos/grocery_store"; }
-
-// test.txt lines: "test/Fruit/Apple/.../x.jpg, <fine>, <coarse>".
-std::vector<Photo> ReadLabels() {
-  std::ifstream in(GroceryDir() + "/test.txt");
-  std::vector<Photo> photos;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream fields(line);
-    std::string path, fine;
-    if (!std::getline(fields, path, ',') || !std::getline(fields, fine, ',')) continue;
-    const std::string prefix = "test/";
-    if (path.rfind(prefix, 0) == 0) path = path.substr(prefix.size());
-    photos.push_back({path, std::stoi(fine)});
-  }
-  return photos;
-}
+std::vector<GroceryPhoto> ReadLabels() { return testing::ReadGroceryTestSet(); }
 
 // Runs fn(i) for i in [0, n) on `threads` threads (the server batches
 // concurrent requests, so two clients keep both of its cores busy).
@@ -86,7 +69,7 @@ std::string EncodeJpeg(const cv::Mat& img, int quality) {
 class RetrievalTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    photos_ = new std::vector<Photo>(ReadLabels());
+    photos_ = new std::vector<GroceryPhoto>(ReadLabels());
     ASSERT_EQ(photos_->size(), 2485u) << "test.txt under " << GroceryDir();
     repo_ = new testing::ScratchDir();
     std::string output;
@@ -103,25 +86,25 @@ class RetrievalTest : public ::testing::Test {
     delete photos_;
   }
 
-  static std::vector<Photo>* photos_;
+  static std::vector<GroceryPhoto>* photos_;
   static testing::ScratchDir* repo_;
   static testing::ChildProcess* server_;
   static int port_;
 };
-std::vector<Photo>* RetrievalTest::photos_ = nullptr;
+std::vector<GroceryPhoto>* RetrievalTest::photos_ = nullptr;
 testing::ScratchDir* RetrievalTest::repo_ = nullptr;
 testing::ChildProcess* RetrievalTest::server_ = nullptr;
 int RetrievalTest::port_ = 0;
 
 TEST_F(RetrievalTest, LeaveOneOutNearestNeighbourAndPrecisionAt5) {
   std::map<std::string, int> class_of;
-  for (const Photo& p : *photos_) class_of[p.item_id] = p.fine_class;
+  for (const GroceryPhoto& p : *photos_) class_of[p.item_id] = p.fine_class;
   const int n = static_cast<int>(photos_->size());
   std::vector<int> top1_hit(n, -1), top5_hits(n, -1);
   std::vector<std::string> errors(n);
 
   ParallelFor(n, 2, [&](int i) {
-    const Photo& query = (*photos_)[i];
+    const GroceryPhoto& query = (*photos_)[i];
     auto bytes = ReadFile(GroceryDir() + "/test/" + query.item_id);
     if (!bytes.ok()) {
       errors[i] = std::string(bytes.status().message());
@@ -170,7 +153,7 @@ TEST_F(RetrievalTest, NearDuplicatesFindTheirOriginalAtRankOne) {
   std::vector<std::array<int, 3>> found(kPhotos, {-1, -1, -1});
 
   ParallelFor(kPhotos, 2, [&](int q) {
-    const Photo& original = (*photos_)[q * stride];
+    const GroceryPhoto& original = (*photos_)[q * stride];
     cv::Mat img = cv::imread(GroceryDir() + "/test/" + original.item_id, cv::IMREAD_COLOR);
     if (img.empty()) return;
     std::mt19937 rng(1000 + q);

@@ -21,6 +21,12 @@ int RunIndex(const IndexFlags& flags) {
   const bool tty = ::isatty(STDERR_FILENO);
   double last_line = -10;
   FolderIndexOptions options;
+  auto policy = ParseDetectPolicy(flags.detect);
+  if (!policy.ok()) return Fail("index", policy.status());
+  auto detector = LoadDetectorFor(*policy, flags.detector);
+  if (!detector.ok()) return Fail("index", detector.status());
+  options.detect = *policy;
+  options.detector = detector->get();
   options.photos_dir = flags.photos;
   options.index_spec = flags.index;
   options.decode_threads = flags.decode_threads;

@@ -44,9 +44,14 @@ int RunSearch(const SearchFlags& flags) {
     return Fail("search", absl::NotFoundError("no shard of model " + model.id + " in " +
                                               repository.url() + "; run photosearch index first"));
   }
+  auto policy = ParseDetectPolicy(flags.detect);
+  if (!policy.ok()) return Fail("search", policy.status());
+  auto detector = LoadDetectorFor(*policy, flags.detector);
+  if (!detector.ok()) return Fail("search", detector.status());
   MetricsRegistry metrics;
-  SearchService service(embedder->get(), &shards, &metrics);
+  SearchService service(embedder->get(), &shards, &metrics, SearchLimits{}, detector->get());
   SearchRequest request;
+  request.detect = *policy;
   request.image = std::move(*image);
   request.k = flags.k;
   request.params.ef_search = flags.ef;
@@ -56,6 +61,16 @@ int RunSearch(const SearchFlags& flags) {
     std::printf("%s\n", SearchResponseJson(*response, false, response->total_ms).c_str());
     return 0;
   }
+  for (const SearchObject& object : response->objects) {
+    std::printf("%s %s %.2f [%.0f,%.0f,%.0f,%.0f]\n", object.primary ? "searched" : "detected",
+                object.box.class_name.c_str(), object.box.score, object.box.x0, object.box.y0,
+                object.box.x1, object.box.y1);
+    int rank = 0;
+    for (const SearchResult& r : object.results) {
+      std::printf("  %-5d %-8.4f %s\n", ++rank, r.score, r.item_id.c_str());
+    }
+  }
+  if (!response->objects.empty()) std::printf("whole photo:\n");
   std::printf("%-5s %-8s %s\n", "rank", "score", "item_id");
   int rank = 0;
   for (const SearchResult& r : response->results) {

@@ -78,7 +78,10 @@ int RunServe(const ServeFlags& flags) {
     batch_sizes->Observe(n);
     forward_seconds->Observe(ms / 1000);
   });
-  SearchService service(embedder->get(), &shards, &metrics);
+  // The detector behind ?detect=primary|all (queries default to the whole photo).
+  auto detector = LoadDetectorFor(DetectPolicy::kAll, flags.detector);
+  if (!detector.ok()) return Fail("serve", detector.status());
+  SearchService service(embedder->get(), &shards, &metrics, SearchLimits{}, detector->get());
   HttpServerOptions options;
   options.host = flags.host;
   options.port = flags.port;

@@ -17,6 +17,8 @@ struct ModelFlags {
 
 struct IndexFlags {
   ModelFlags model;
+  std::string detect = "whole";  // whole | primary | all
+  std::string detector;          // detector manifest; "" = the default
   std::string photos;
   std::string repo;
   std::string index = "auto";
@@ -26,6 +28,8 @@ struct IndexFlags {
 
 struct SearchFlags {
   ModelFlags model;
+  std::string detect = "whole";
+  std::string detector;
   std::string repo;
   std::string image;
   int k = 10;
@@ -35,6 +39,7 @@ struct SearchFlags {
 
 struct ServeFlags {
   ModelFlags model;
+  std::string detector;  // detector manifest; "" = the default; "none" = no detection
   std::string repo;
   std::string photos;
   std::string host = "127.0.0.1";

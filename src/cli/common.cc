@@ -49,4 +49,10 @@ std::string ShardCacheDir(const std::string& repo_url) {
       .string();
 }
 
+absl::StatusOr<std::unique_ptr<Detector>> LoadDetectorFor(DetectPolicy policy,
+                                                          const std::string& path) {
+  if (policy == DetectPolicy::kWhole || path == "none") return std::unique_ptr<Detector>();
+  return Detector::Load(path.empty() ? DefaultDetectorPath() : path);
+}
+
 }  // namespace photosearch

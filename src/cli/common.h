@@ -6,6 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "cli/commands.h"
+#include "model/detect_policy.h"
+#include "model/detector.h"
 #include "model/photo_embedder.h"
 
 namespace photosearch {
@@ -23,5 +25,10 @@ std::string ShardCacheDir(const std::string& repo_url);
 absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags,
                                                          const DecodeLimits& limits,
                                                          int default_replicas);
+
+// The detector for a DetectPolicy: none for kWhole (or `path` "none" when
+// `optional`), else the manifest at `path` ("" = DefaultDetectorPath()).
+absl::StatusOr<std::unique_ptr<Detector>> LoadDetectorFor(DetectPolicy policy,
+                                                          const std::string& path);
 
 }  // namespace photosearch

@@ -67,6 +67,16 @@ int main(int argc, char** argv) {
       ->add_option("--decode-threads", index.decode_threads,
                    "threads reading and decoding photos (0 = one per core)")
       ->check(CLI::Range(0, 64));
+  index_cmd
+      ->add_option("--detect", index.detect,
+                   "regions embedded per photo: whole (no detection), primary (the most salient "
+                   "detected object, padded; the whole photo if none), all (the whole photo and "
+                   "each object: several vectors per item)")
+      ->check(CLI::IsMember({"whole", "primary", "all"}))
+      ->capture_default_str();
+  index_cmd->add_option("--detector", index.detector,
+                        "object detector manifest (default: models/yolox_nano; "
+                        "$PHOTOSEARCH_DETECTOR overrides)");
   index_cmd->add_option("--work-dir", index.work_dir,
                         "where the shard is built before publishing (default: system temp)");
 
@@ -85,6 +95,14 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--ef", search.ef, "HNSW search breadth (0 = the shard's default)")
       ->check(CLI::Range(0, 4096));
   search_cmd->add_flag("--json", search.json, "print the response as JSON, as the REST API does");
+  search_cmd
+      ->add_option("--detect", search.detect,
+                   "search with: whole (the photo), primary (its most salient object), all "
+                   "(the photo and each object, with results per object)")
+      ->check(CLI::IsMember({"whole", "primary", "all"}))
+      ->capture_default_str();
+  search_cmd->add_option("--detector", search.detector,
+                         "object detector manifest (default: models/yolox_nano)");
 
   photosearch::ServeFlags serve;
   CLI::App* serve_cmd = app.add_subcommand(
@@ -99,6 +117,9 @@ int main(int argc, char** argv) {
                    "folder the photos were indexed from; the web page shows them as thumbnails")
       ->check(CLI::ExistingDirectory);
   serve_cmd->add_option("--host", serve.host, "address to listen on")->capture_default_str();
+  serve_cmd->add_option("--detector", serve.detector,
+                        "object detector for ?detect=primary|all (default: models/yolox_nano; "
+                        "none: no detection)");
   serve_cmd->add_option("--port", serve.port, "port to listen on (0 = any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();

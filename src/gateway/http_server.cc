@@ -216,6 +216,11 @@ struct HttpServer::Impl {
     auto ef = ParseIntParam(req, "ef", 0, 1, service->limits().max_ef_search);
     if (!ef.ok()) return SendError(res, ef.status());
     request.params.ef_search = *ef;
+    if (req.has_param("detect")) {
+      auto policy = ParseDetectPolicy(req.get_param_value("detect"));
+      if (!policy.ok()) return SendError(res, policy.status());
+      request.detect = *policy;
+    }
 
     const std::string type = MediaType(req);
     if (type == "multipart/form-data") {

@@ -22,25 +22,44 @@ std::string UrlEncodePath(const std::string& path) {
   return out;
 }
 
+nlohmann::json ResultsJson(const std::vector<SearchResult>& list, bool image_urls) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const SearchResult& r : list) {
+    nlohmann::json item = {{"item_id", r.item_id}, {"score", r.score}, {"shard", r.shard}};
+    if (image_urls) item["image_url"] = "/photos/" + UrlEncodePath(r.item_id);
+    results.push_back(std::move(item));
+  }
+  return results;
+}
+
 }  // namespace
 
 std::string SearchResponseJson(const SearchResponse& response, bool image_urls, double total_ms) {
   using nlohmann::json;
-  json results = json::array();
-  for (const SearchResult& r : response.results) {
-    json item = {{"item_id", r.item_id}, {"score", r.score}, {"shard", r.shard}};
-    if (image_urls) item["image_url"] = "/photos/" + UrlEncodePath(r.item_id);
-    results.push_back(std::move(item));
-  }
   json j = {{"model", response.model},
-            {"results", std::move(results)},
+            {"detect", response.detect},
+            {"results", ResultsJson(response.results, image_urls)},
             {"shards_searched", response.shards_searched},
             {"partial", false},
             {"took_ms",
              {{"decode", response.decode_ms},
+              {"detect", response.detect_ms},
               {"embed", response.embed_ms},
               {"search", response.search_ms},
               {"total", total_ms}}}};
+  if (response.width > 0) {
+    j["image"] = {{"width", response.width}, {"height", response.height}};
+    json objects = json::array();
+    for (const SearchObject& o : response.objects) {
+      json object = {{"box", {o.box.x0, o.box.y0, o.box.x1, o.box.y1}},
+                     {"class", o.box.class_name},
+                     {"score", o.box.score},
+                     {"primary", o.primary}};
+      if (response.detect == "all") object["results"] = ResultsJson(o.results, image_urls);
+      objects.push_back(std::move(object));
+    }
+    j["objects"] = std::move(objects);
+  }
   // Invalid UTF-8 in an item id (a file name, say) is replaced, not fatal.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

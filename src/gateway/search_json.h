@@ -8,9 +8,13 @@
 
 namespace photosearch {
 
-// {"model":..., "results":[{"item_id","score","shard"[,"image_url"]}],
+// {"model":..., "detect":"whole|primary|all",
+//  "results":[{"item_id","score","shard"[,"image_url"]}],
 //  "shards_searched":n, "partial":false,
-//  "took_ms":{"decode","embed","search","total"}}
+//  "took_ms":{"decode","detect","embed","search","total"}}
+// and, when detection ran, "image":{"width","height"} and "objects":[{"box":
+// [x0,y0,x1,y1] (photo pixels), "class", "score", "primary"[, "results"]}]
+// ("results" per object with detect=all).
 // `image_urls` adds "/photos/<item id, URL-encoded>" per result; `total_ms`
 // replaces the service's total (the edge measures more than the service).
 std::string SearchResponseJson(const SearchResponse& response, bool image_urls, double total_ms);

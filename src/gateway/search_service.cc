@@ -7,12 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
+#include "model/region_embedder.h"
 
 namespace photosearch {
 
 SearchService::SearchService(PhotoEmbedder* embedder, ShardManager* shards,
-                             MetricsRegistry* metrics, SearchLimits limits)
+                             MetricsRegistry* metrics, SearchLimits limits, Detector* detector)
     : embedder_(embedder),
+      detector_(detector),
       shards_(shards),
       limits_(limits),
       decode_seconds_(metrics->GetHistogram("photosearch_stage_duration_seconds",
@@ -65,43 +67,76 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   }
   SearchResponse response;
   response.model = m.id;
-  std::vector<float> query;
+  response.detect = DetectPolicyName(request.detect);
   if (has_image) {
-    PhotoTimings timings;
-    ASSIGN_OR_RETURN(query, embedder_->EmbedPhoto(request.image, &timings));
-    response.decode_ms = timings.decode_ms;
-    response.embed_ms = timings.embed_ms;
-    decode_seconds_->Observe(timings.decode_ms / 1000);
-    embed_seconds_->Observe(timings.embed_ms / 1000);
-  } else {
-    if (request.model.empty()) {
+    if (request.detect != DetectPolicy::kWhole && detector_ == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("a vector query must name its model (\"model\": \"", m.id, "\")"));
+          absl::StrCat("detect=", DetectPolicyName(request.detect),
+                       " needs the object detector, which this server did not load"));
     }
-    if (request.model != m.id) {
-      return absl::InvalidArgumentError(absl::StrCat("vector is from model '", request.model,
-                                                     "' but this index serves '", m.id, "'"));
+    ASSIGN_OR_RETURN(RegionEmbedding regions,
+                     EmbedRegions(*embedder_, detector_, request.image, request.detect));
+    response.decode_ms = regions.decode_ms;
+    response.detect_ms = regions.detect_ms;
+    response.embed_ms = regions.embed_ms;
+    decode_seconds_->Observe(regions.decode_ms / 1000);
+    embed_seconds_->Observe(regions.embed_ms / 1000);
+    response.width = regions.width;
+    response.height = regions.height;
+    for (const Detection& d : regions.detections) response.objects.push_back(SearchObject{d});
+    Stopwatch search_watch;
+    for (const Region& region : regions.regions) {
+      ASSIGN_OR_RETURN(std::vector<SearchResult> results,
+                       SearchVector(region.vector, request, &response.shards_searched));
+      if (region.detection >= 0 && request.detect == DetectPolicy::kAll) {
+        response.objects[region.detection].results = std::move(results);
+      } else {
+        if (region.detection >= 0) response.objects[region.detection].primary = true;
+        response.results = std::move(results);
+      }
     }
-    if (static_cast<int>(request.vector.size()) != m.dimension) {
-      return absl::InvalidArgumentError(absl::StrCat("vector has ", request.vector.size(),
-                                                     " values, model ", m.id, " has dimension ",
-                                                     m.dimension));
-    }
-    query = request.vector;
-    for (float v : query) {
-      if (!std::isfinite(v)) return absl::InvalidArgumentError("vector holds NaN or infinity");
-    }
-    double norm = 0;
-    for (float v : query) norm += double{v} * v;
-    if (norm == 0) return absl::InvalidArgumentError("vector is all zeros");
-    NormalizeRows(query.data(), 1, m.dimension);  // edge clients may send it unnormalised
+    response.search_ms = search_watch.ElapsedMs();
+    search_seconds_->Observe(response.search_ms / 1000);
+    response.total_ms = total.ElapsedMs();
+    return response;
   }
 
+  if (request.model.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a vector query must name its model (\"model\": \"", m.id, "\")"));
+  }
+  if (request.model != m.id) {
+    return absl::InvalidArgumentError(absl::StrCat("vector is from model '", request.model,
+                                                   "' but this index serves '", m.id, "'"));
+  }
+  if (static_cast<int>(request.vector.size()) != m.dimension) {
+    return absl::InvalidArgumentError(absl::StrCat("vector has ", request.vector.size(),
+                                                   " values, model ", m.id, " has dimension ",
+                                                   m.dimension));
+  }
+  std::vector<float> query = request.vector;
+  for (float v : query) {
+    if (!std::isfinite(v)) return absl::InvalidArgumentError("vector holds NaN or infinity");
+  }
+  double norm = 0;
+  for (float v : query) norm += double{v} * v;
+  if (norm == 0) return absl::InvalidArgumentError("vector is all zeros");
+  NormalizeRows(query.data(), 1, m.dimension);  // edge clients may send it unnormalised
+
   Stopwatch search_watch;
+  ASSIGN_OR_RETURN(response.results, SearchVector(query, request, &response.shards_searched));
+  response.search_ms = search_watch.ElapsedMs();
+  search_seconds_->Observe(response.search_ms / 1000);
+  response.total_ms = total.ElapsedMs();
+  return response;
+}
+
+absl::StatusOr<std::vector<SearchResult>> SearchService::SearchVector(
+    const std::vector<float>& query, const SearchRequest& request, int* shards_searched) const {
   std::vector<ShardHandle> shards = shards_->Snapshot();
   if (shards.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("no shard of model ", m.id, " is loaded yet; index photos first"));
+    return absl::UnavailableError(absl::StrCat("no shard of model ", embedder_->manifest().id,
+                                               " is loaded yet; index photos first"));
   }
   std::vector<std::vector<SearchResult>> per_shard;
   per_shard.reserve(shards.size());
@@ -114,12 +149,8 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
       results.push_back(SearchResult{std::move(hit.item_id), hit.score, name});
     per_shard.push_back(std::move(results));
   }
-  response.results = MergeTopK(std::move(per_shard), request.k);
-  response.shards_searched = static_cast<int>(shards.size());
-  response.search_ms = search_watch.ElapsedMs();
-  search_seconds_->Observe(response.search_ms / 1000);
-  response.total_ms = total.ElapsedMs();
-  return response;
+  *shards_searched = static_cast<int>(shards.size());
+  return MergeTopK(std::move(per_shard), request.k);
 }
 
 }  // namespace photosearch

@@ -15,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "base/metrics.h"
 #include "index/vector_index.h"
+#include "model/detect_policy.h"
+#include "model/detector.h"
 #include "model/photo_embedder.h"
 #include "serving/shard_manager.h"
 
@@ -26,6 +28,7 @@ struct SearchRequest {
   std::string model;          // the vector's model id; must be the served model's
   int k = 10;
   SearchParams params;
+  DetectPolicy detect = DetectPolicy::kWhole;  // for an image: which regions to search with
 };
 
 struct SearchResult {
@@ -34,11 +37,21 @@ struct SearchResult {
   std::string shard;  // LoadedShard::name()
 };
 
+// A detected object and, with DetectPolicy::kAll, the results of its crop.
+struct SearchObject {
+  Detection box;                      // in the query photo's pixels
+  bool primary = false;               // the crop kPrimary searched with
+  std::vector<SearchResult> results;  // kAll only
+};
+
 struct SearchResponse {
   std::string model;
-  std::vector<SearchResult> results;
+  std::string detect = "whole";
+  std::vector<SearchResult> results;  // kWhole, kAll: whole image; kPrimary: the primary crop
+  int width = 0, height = 0;          // the query photo, when detection ran
+  std::vector<SearchObject> objects;  // every detection, best first
   int shards_searched = 0;
-  double decode_ms = 0, embed_ms = 0, search_ms = 0, total_ms = 0;
+  double decode_ms = 0, detect_ms = 0, embed_ms = 0, search_ms = 0, total_ms = 0;
 };
 
 struct SearchLimits {
@@ -48,18 +61,26 @@ struct SearchLimits {
 
 class SearchService {
  public:
-  // REQUIRES: all three outlive the service.
+  // REQUIRES: all outlive the service. `detector` may be null: then only
+  // DetectPolicy::kWhole is accepted.
   SearchService(PhotoEmbedder* embedder, ShardManager* shards, MetricsRegistry* metrics,
-                SearchLimits limits = {});
+                SearchLimits limits = {}, Detector* detector = nullptr);
 
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request) const;
 
   const ModelManifest& model() const { return embedder_->manifest(); }
   const SearchLimits& limits() const { return limits_; }
+  bool can_detect() const { return detector_ != nullptr; }
 
  private:
+  // The merged top k of every served shard for one normalised query vector.
+  absl::StatusOr<std::vector<SearchResult>> SearchVector(const std::vector<float>& query,
+                                                         const SearchRequest& request,
+                                                         int* shards_searched) const;
+
   // Constant after construction.
   PhotoEmbedder* const embedder_;
+  Detector* const detector_;
   ShardManager* const shards_;
   const SearchLimits limits_;
   Histogram* const decode_seconds_;

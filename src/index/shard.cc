@@ -1,7 +1,10 @@
 #include "index/shard.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
@@ -89,6 +92,18 @@ absl::StatusOr<std::unique_ptr<Shard>> Shard::Open(const std::string& dir, const
   return std::unique_ptr<Shard>(new Shard(std::move(index), std::move(*ids)));
 }
 
+Shard::Shard(std::unique_ptr<VectorIndex> index, std::vector<std::string> ids)
+    : index_(std::move(index)), ids_(std::move(ids)) {
+  CountVectorsPerItem();
+}
+
+void Shard::CountVectorsPerItem() {
+  std::unordered_map<std::string_view, int> count;
+  int most = ids_.empty() ? 1 : 0;
+  for (const std::string& id : ids_) most = std::max(most, ++count[id]);
+  max_vectors_per_item_ = most;
+}
+
 absl::Status Shard::Add(const std::vector<std::string>& ids, const std::vector<float>& vectors) {
   if (vectors.size() != ids.size() * static_cast<size_t>(dimension())) {
     return absl::InvalidArgumentError(
@@ -102,6 +117,7 @@ absl::Status Shard::Add(const std::vector<std::string>& ids, const std::vector<f
   }
   RETURN_IF_ERROR(index_->Add(vectors.data(), static_cast<int64_t>(ids.size())));
   ids_.insert(ids_.end(), ids.begin(), ids.end());
+  CountVectorsPerItem();
   return absl::OkStatus();
 }
 
@@ -116,13 +132,21 @@ absl::Status Shard::Save(const std::string& dir) const {
 
 absl::StatusOr<std::vector<std::vector<Hit>>> Shard::Search(const float* queries, int64_t nq, int k,
                                                             const SearchParams& params) const {
-  ASSIGN_OR_RETURN(auto neighbours, index_->Search(queries, nq, k, params));
+  // With several vectors per item, fetch enough neighbours for k items.
+  const int64_t fetch = std::min<int64_t>(static_cast<int64_t>(k) * max_vectors_per_item_,
+                                          std::max<int64_t>(k, size()));
+  SearchParams wide = params;
+  if (fetch > k && wide.ef_search > 0) wide.ef_search = std::max<int>(wide.ef_search, fetch);
+  ASSIGN_OR_RETURN(auto neighbours, index_->Search(queries, nq, static_cast<int>(fetch), wide));
   std::vector<std::vector<Hit>> out(nq);
   for (int64_t q = 0; q < nq; ++q) {
-    out[q].reserve(neighbours[q].size());
+    out[q].reserve(std::min<size_t>(k, neighbours[q].size()));
+    std::unordered_set<std::string_view> seen;
     for (const Neighbor& n : neighbours[q]) {
       if (n.label < 0 || n.label >= size()) continue;
+      if (max_vectors_per_item_ > 1 && !seen.insert(ids_[n.label]).second) continue;
       out[q].push_back(Hit{ids_[n.label], n.score});
+      if (static_cast<int>(out[q].size()) == k) break;
     }
   }
   return out;

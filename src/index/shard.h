@@ -40,7 +40,9 @@ class Shard {
   // Writes IndexFileName(spec) and ids.bin into `dir` (created if missing).
   absl::Status Save(const std::string& dir) const;
 
-  // Up to k hits for each of nq queries, most similar first.
+  // Up to k hits for each of nq queries, most similar first, one per item (an
+  // item indexed with several vectors, one per detected object, counts once,
+  // with its best score).
   absl::StatusOr<std::vector<std::vector<Hit>>> Search(const float* queries, int64_t nq, int k,
                                                        const SearchParams& params = {}) const;
 
@@ -50,11 +52,12 @@ class Shard {
   const std::vector<std::string>& ids() const { return ids_; }
 
  private:
-  Shard(std::unique_ptr<VectorIndex> index, std::vector<std::string> ids)
-      : index_(std::move(index)), ids_(std::move(ids)) {}
+  Shard(std::unique_ptr<VectorIndex> index, std::vector<std::string> ids);
+  void CountVectorsPerItem();
 
   std::unique_ptr<VectorIndex> index_;
   std::vector<std::string> ids_;  // label -> item id
+  int max_vectors_per_item_ = 1;  // > 1 when items were indexed per detected object
 };
 
 // ids.bin: "PSIDS1\n", uint64 count, then per id a uint32 length and the bytes

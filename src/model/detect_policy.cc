@@ -55,18 +55,26 @@ double Salience(const Detection& d, int image_width, int image_height) {
 
 int PickPrimary(const std::vector<Detection>& detections, int image_width, int image_height,
                 const CropOptions& options) {
-  int best = -1;
-  double best_salience = 0;
-  for (int i = 0; i < static_cast<int>(detections.size()); ++i) {
-    const Detection& d = detections[i];
-    if (!UsableSize(d, image_width, image_height, options)) continue;
-    double s = Salience(d, image_width, image_height);
-    if (s > best_salience) {
-      best = i;
-      best_salience = s;
+  auto is_context = [&](const Detection& d) {
+    return std::find(options.context_classes.begin(), options.context_classes.end(),
+                     d.class_name) != options.context_classes.end();
+  };
+  // First among the things, then (none usable) among the context.
+  for (bool context : {false, true}) {
+    int best = -1;
+    double best_salience = 0;
+    for (int i = 0; i < static_cast<int>(detections.size()); ++i) {
+      const Detection& d = detections[i];
+      if (is_context(d) != context || !UsableSize(d, image_width, image_height, options)) continue;
+      double s = Salience(d, image_width, image_height);
+      if (s > best_salience) {
+        best = i;
+        best_salience = s;
+      }
     }
+    if (best >= 0) return best;
   }
-  return best;
+  return -1;
 }
 
 CropRect PaddedCrop(const Detection& d, int index, int image_width, int image_height,

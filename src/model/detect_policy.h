@@ -37,6 +37,9 @@ struct CropOptions {
   // (the dining table under a cup, a cat filling the frame): their padded crop
   // is about the whole image, which the fallback already gives. Not used either.
   float max_area_fraction = 0.9f;
+  // Detections of these classes (DetectorManifest::context_classes) are
+  // chosen as the primary object only when no other detection is usable.
+  std::vector<std::string> context_classes;
 };
 
 // A region of the image, in its pixels: [x, x + width) x [y, y + height).

@@ -48,6 +48,21 @@ TEST(DetectPolicy, SalienceWeighsAreaCentralityAndConfidence) {
   EXPECT_EQ(Salience(centre, 0, 0), 0);
 }
 
+// The person holding a thing, the table under it: context, chosen only when
+// nothing else is found.
+TEST(DetectPolicy, ContextClassesYieldToThings) {
+  const int w = 1000, h = 1000;
+  Detection person = Box(100, 50, 900, 950, 0.95f);
+  person.class_name = "person";
+  Detection cup = Box(600, 600, 800, 800, 0.5f);
+  cup.class_name = "cup";
+  CropOptions options;
+  EXPECT_EQ(PickPrimary({person, cup}, w, h, options), 0);  // without context classes
+  options.context_classes = {"person", "diningtable"};
+  EXPECT_EQ(PickPrimary({person, cup}, w, h, options), 1);
+  EXPECT_EQ(PickPrimary({person}, w, h, options), 0);  // nothing else: the person
+}
+
 TEST(DetectPolicy, PrimaryIsTheMostSalientLargeEnoughBox) {
   const int w = 1000, h = 1000;
   std::vector<Detection> boxes = {

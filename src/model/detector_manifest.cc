@@ -1,5 +1,6 @@
 #include "model/detector_manifest.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 
@@ -211,6 +212,15 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
       return Invalid("\"classes\" must be a file name or an array of names");
     }
     if (m.class_names.empty()) return Invalid("\"classes\" names no class");
+    if (j.contains("context_classes")) {
+      for (const json& name : j.at("context_classes")) {
+        const std::string n = name.get<std::string>();
+        if (std::find(m.class_names.begin(), m.class_names.end(), n) == m.class_names.end()) {
+          return Invalid(absl::StrCat("context_classes: '", n, "' is not one of the classes"));
+        }
+        m.context_classes.push_back(n);
+      }
+    }
   } catch (const json::exception& e) {
     return Invalid(absl::StrCat("wrong type of a field: ", e.what()));
   }

@@ -57,7 +57,11 @@ struct DetectorManifest {
   float iou_threshold = 0.45f;   // class-wise NMS
   int max_detections = 100;
   std::vector<std::string> class_names;  // index = class id
-  std::string manifest_path;             // where it was read from
+  // Classes that are usually the scene around a listed thing rather than the
+  // thing (the hand and person holding it, the table under it): the primary
+  // object is chosen among the others when there are any.
+  std::vector<std::string> context_classes;
+  std::string manifest_path;  // where it was read from
 
   // Grid cells (output rows) the network must produce: sum over strides.
   int ExpectedRows() const;

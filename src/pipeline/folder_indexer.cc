@@ -15,6 +15,7 @@
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
+#include "model/region_embedder.h"
 #include "pipeline/shard_builder.h"
 
 namespace photosearch {
@@ -30,7 +31,8 @@ bool IsPhotoName(const fs::path& path) {
 // One photo in flight: the future of its vector, or why it failed.
 struct Slot {
   std::future<BatchingEmbedder::Result> vector;
-  std::string error;  // set when reading/decoding failed
+  std::vector<std::vector<float>> regions;  // with detection: one vector per region
+  std::string error;                        // set when reading/decoding failed
   std::atomic<bool> ready{false};
 };
 
@@ -75,6 +77,9 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
     return absl::NotFoundError(
         absl::StrCat("no JPEG, PNG or WebP files under '", options.photos_dir, "'"));
   }
+  if (options.detect != DetectPolicy::kWhole && options.detector == nullptr) {
+    return absl::InvalidArgumentError("detection needs a detector");
+  }
   if (options.index_spec != "auto") {  // a bad spec fails now, not after embedding
     RETURN_IF_ERROR(ParseIndexSpec(options.index_spec).status());
   }
@@ -92,6 +97,18 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
       Slot& slot = slots[i];
       fs::path path = fs::path(options.photos_dir) / photos[i];
       auto bytes = ReadFile(path.string(), embedder.limits().max_bytes);
+      if (options.detect != DetectPolicy::kWhole) {
+        absl::StatusOr<RegionEmbedding> regions =
+            bytes.ok() ? EmbedRegions(embedder, options.detector, *bytes, options.detect)
+                       : absl::StatusOr<RegionEmbedding>(bytes.status());
+        if (!regions.ok()) {
+          slot.error = std::string(regions.status().message());
+        } else {
+          for (Region& region : regions->regions) slot.regions.push_back(std::move(region.vector));
+        }
+        slot.ready.store(true, std::memory_order_release);
+        continue;
+      }
       absl::StatusOr<std::vector<float>> input =
           bytes.ok() ? embedder.Prepare(*bytes)
                      : absl::StatusOr<std::vector<float>>(bytes.status());
@@ -111,6 +128,7 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
   std::vector<float> vectors;
   ids.reserve(photos.size());
   vectors.reserve(photos.size() * model.dimension);
+  int64_t items = 0;
   IndexProgress progress;
   progress.total = total;
   Stopwatch since_report;
@@ -119,11 +137,18 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
     Slot& slot = slots[i];
     while (!slot.ready.load(std::memory_order_acquire))
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-    if (slot.error.empty()) {
+    if (slot.error.empty() && !slot.regions.empty()) {
+      for (const std::vector<float>& vector : slot.regions) {
+        ids.push_back(photos[i]);
+        vectors.insert(vectors.end(), vector.begin(), vector.end());
+      }
+      ++items;
+    } else if (slot.error.empty()) {
       BatchingEmbedder::Result vector = slot.vector.get();
       if (vector.ok()) {
         ids.push_back(photos[i]);
         vectors.insert(vectors.end(), vector->begin(), vector->end());
+        ++items;
       } else if (fatal.ok()) {
         fatal = vector.status();  // the model failed: not a property of this photo
       }
@@ -160,8 +185,11 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
       "folder:" + fs::absolute(options.photos_dir, ec).lexically_normal().string();
   build.inputs["photos_found"] = std::to_string(total);
   build.inputs["photos_failed"] = std::to_string(result.failures.size());
+  build.inputs["detect"] = DetectPolicyName(options.detect);
+  if (options.detector) build.inputs["detector"] = options.detector->manifest().id;
   ASSIGN_OR_RETURN(result.manifest, BuildAndPublishShard(repository, build, ids, vectors));
-  result.indexed = n;
+  result.indexed = items;
+  result.vectors = n;
   result.seconds = watch.ElapsedSeconds();
   return result;
 }

@@ -18,6 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "artifact/repository.h"
+#include "model/detect_policy.h"
+#include "model/detector.h"
 #include "model/photo_embedder.h"
 
 namespace photosearch {
@@ -34,6 +36,10 @@ struct FolderIndexOptions {
   std::string index_spec = "auto";  // "auto" or an IndexSpec string
   int decode_threads = 0;           // 0 = one per core
   std::string work_dir;             // where the shard is built; "" = system temp
+  // Which regions of each photo are embedded (model/detect_policy.h); with
+  // kAll an item gets one vector per detected object plus the whole photo.
+  DetectPolicy detect = DetectPolicy::kWhole;
+  Detector* detector = nullptr;  // REQUIRED unless detect is kWhole
   // Called about once a second, and once at the end, from the calling thread.
   std::function<void(const IndexProgress&)> on_progress;
 };
@@ -45,7 +51,8 @@ struct FailedPhoto {
 
 struct FolderIndexResult {
   ArtifactManifest manifest;  // the published shard
-  int64_t indexed = 0;
+  int64_t indexed = 0;        // photos
+  int64_t vectors = 0;        // >= indexed with detect=all
   std::vector<FailedPhoto> failures;
   int64_t ignored_files = 0;  // not JPEG/PNG/WebP by name
   double seconds = 0;
