@@ -1,5 +1,7 @@
 // The photosearch web page: pick or drop a photo, POST it to /v1/search as the
-// raw body, show the results as a grid of thumbnails with scores.
+// raw body, show the results as a grid of thumbnails with scores. With
+// detection (?detect=all) the detected objects are drawn over the photo; a
+// click on one shows its results, "whole photo" the photo's.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -11,9 +13,17 @@ async function loadStatus() {
     const res = await fetch('/v1/shards');
     const info = await res.json();
     const shards = info.shards.length;
+    if (!info.detection) {  // the server runs without a detector
+      $('detect').value = 'whole';
+      $('detect').disabled = true;
+    }
     $('status').textContent =
       `${info.items.toLocaleString()} items in ${shards} shard${shards === 1 ? '' : 's'} · model ${info.model}`;
   } catch (e) {
+    if (!info.detection) {  // the server runs without a detector
+      $('detect').value = 'whole';
+      $('detect').disabled = true;
+    }
     $('status').textContent = 'server not reachable';
   }
 }
@@ -23,10 +33,55 @@ function showError(message) {
   $('error').hidden = false;
 }
 
-function render(response) {
+// Draws the objects over the preview (boxes in the photo's pixels, placed in
+// percent so they follow the preview's displayed size).
+function drawObjects(response, selected) {
+  const boxes = $('boxes');
+  boxes.replaceChildren();
+  const objects = response.objects || [];
+  const searchable = objects.filter((o) => o.results && o.results.length);
+  if (!response.image || !searchable.length) {
+    $('objects').replaceChildren();
+    return;
+  }
+  const { width, height } = response.image;
+  objects.forEach((o, i) => {
+    if (!o.results || !o.results.length) return;
+    const [x0, y0, x1, y1] = o.box;
+    const box = document.createElement('span');
+    box.className = 'box' + (i === selected ? ' active' : '');
+    box.title = `${o.class} ${o.score.toFixed(2)}`;
+    box.dataset.index = i;
+    Object.assign(box.style, {
+      left: `${(100 * x0) / width}%`, top: `${(100 * y0) / height}%`,
+      width: `${(100 * (x1 - x0)) / width}%`, height: `${(100 * (y1 - y0)) / height}%`,
+    });
+    const label = document.createElement('span');
+    label.textContent = o.class;
+    box.append(label);
+    box.addEventListener('click', (e) => {
+      e.preventDefault();  // inside the file chooser's label
+      e.stopPropagation();
+      render(response, i);
+    });
+    boxes.append(box);
+  });
+  const whole = document.createElement('button');
+  whole.textContent = 'whole photo';
+  whole.disabled = selected < 0;
+  whole.addEventListener('click', () => render(response, -1));
+  $('objects').replaceChildren(
+    selected < 0 ? `${searchable.length} object${searchable.length === 1 ? '' : 's'} found: ` +
+      'click one to see its results. ' : `results for the ${objects[selected].class}. `,
+    whole);
+}
+
+function render(response, selected = -1) {
+  drawObjects(response, selected);
   const grid = $('results');
   grid.replaceChildren();
-  for (const hit of response.results) {
+  const results = selected < 0 ? response.results : response.objects[selected].results;
+  for (const hit of results) {
     const figure = document.createElement('figure');
     figure.className = 'hit';
     if (hit.image_url) {
@@ -45,8 +100,9 @@ function render(response) {
     grid.append(figure);
   }
   const t = response.took_ms;
-  $('timing').textContent = `${response.results.length} results in ${t.total.toFixed(1)} ms ` +
-    `(decode ${t.decode.toFixed(1)}, embed ${t.embed.toFixed(1)}, search ${t.search.toFixed(2)})`;
+  $('timing').textContent = `${results.length} results in ${t.total.toFixed(1)} ms ` +
+    `(decode ${t.decode.toFixed(1)}, ` + (t.detect ? `detect ${t.detect.toFixed(1)}, ` : '') +
+    `embed ${t.embed.toFixed(1)}, search ${t.search.toFixed(2)})`;
 }
 
 async function search(file) {
@@ -59,12 +115,14 @@ async function search(file) {
   $('drop-hint').hidden = true;
   const type = TYPES.includes(file.type) ? file.type : 'application/octet-stream';
   try {
-    const res = await fetch(`/v1/search?k=${$('k').value}`, {
+    const res = await fetch(`/v1/search?k=${$('k').value}&detect=${$('detect').value}`, {
       method: 'POST', headers: { 'Content-Type': type }, body: file,
     });
     const body = await res.json();
     if (!res.ok) {
       $('results').replaceChildren();
+      $('boxes').replaceChildren();
+      $('objects').replaceChildren();
       $('timing').textContent = '';
       showError(body.error ? body.error.message : `HTTP ${res.status}`);
       return;
@@ -79,6 +137,7 @@ $('file').addEventListener('change', (e) => {
   if (e.target.files.length) search(e.target.files[0]);
 });
 $('k').addEventListener('change', () => { if (lastFile) search(lastFile); });
+$('detect').addEventListener('change', () => { if (lastFile) search(lastFile); });
 const drop = $('drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));

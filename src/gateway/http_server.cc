@@ -275,6 +275,7 @@ struct HttpServer::Impl {
     SendJson(res, 200,
              {{"model", service->model().id},
               {"dimension", service->model().dimension},
+              {"detection", service->can_detect()},
               {"items", items},
               {"shards", std::move(shards_json)},
               {"errors", shards->LastErrors()}});

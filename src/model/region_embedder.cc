@@ -68,6 +68,13 @@ absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* 
   const ModelManifest& m = embedder.manifest();
   std::vector<std::future<BatchingEmbedder::Result>> pending;
   for (const CropRect& rect : rects) {
+    if (rect.detection < 0) {
+      // The whole photo exactly as EmbedPhoto (and indexing with kWhole)
+      // decodes it, so that it gets the very same vector.
+      ASSIGN_OR_RETURN(std::vector<float> input, embedder.Prepare(bytes));
+      pending.push_back(embedder.Submit(std::move(input)));
+      continue;
+    }
     Image crop = CropImage(image, rect);
     std::vector<float> input(InputTensorSize(m));
     RETURN_IF_ERROR(Preprocess(crop, m, input.data()));

@@ -1,7 +1,8 @@
 // Photo bytes -> one vector per region chosen by a DetectPolicy: the
 // decode -> detect -> crop -> embed path that indexing and queries share, so
 // that a listing photo and the same photo as a query are cut and embedded the
-// same way. With kWhole (or no detector) it is exactly PhotoEmbedder::EmbedPhoto.
+// same way. With kWhole it is exactly PhotoEmbedder::EmbedPhoto, and the whole
+// photo's region under kAll (or kPrimary's fallback) gets that same vector.
 //
 // Thread-safety: thread-safe (PhotoEmbedder and Detector are).
 #pragma once

@@ -117,8 +117,19 @@ async function main() {
   await page.waitForFunction(() => document.querySelectorAll('#results figure.hit').length === 5);
   grid = await hits(page);
   assert.match(grid[0].caption, /Kiwi_010\.jpg/);
+  // Objects: boxes drawn over a scene photo; a click shows that object's results.
+  await page.setInputFiles('#file', path.join(assets, 'photos/scenes/coffee.jpg'));
+  // (The previous photo's boxes are replaced when the answer arrives.)
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#boxes .box')].some((b) => b.textContent === 'cup'));
+  await page.click('#boxes .box >> nth=0');
+  await page.waitForFunction(() => /results for the/.test(document.getElementById('objects').textContent));
+  assert.equal(await page.$$eval('#boxes .box.active', (b) => b.length), 1);
+  assert.equal((await hits(page)).length, 5);
+  await page.click('#objects button');
+  await page.waitForFunction(() => /objects? found/.test(document.getElementById('objects').textContent));
   assert.deepEqual(consoleErrors, []);
-  console.log('web_test: choose, k, truncated JPEG, non-image and drop all behave');
+  console.log('web_test: choose, k, truncated JPEG, non-image, drop and objects all behave');
 }
 
 let failed = false;
