@@ -3,6 +3,7 @@
 // batch 1 on the same photos, in one run.
 //
 //   bench_query [--photos DIR] [--queries 200] [--rounds 2] [--index auto|<spec>]
+//               [--detect primary|all]
 //
 // 1. `photosearch index` indexes DIR (default: the grocery test set) and
 //    `photosearch serve` serves it (1 replica using every core: its default);
@@ -13,6 +14,9 @@
 //    JSON, response).
 // Model-only and HTTP phases alternate `--rounds` times so that drift on a shared
 // machine hits both. Prints p50/p99 of both and the ratio of p50s (target <= 1.2).
+// With --detect, queries ask ?detect=primary|all and a third in-process phase
+// times the detector alone (torch, same threads) on the decoded photos; the
+// ratio is then HTTP / (detect + forward) (target <= 1.15).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +26,8 @@
 
 #include "base/files.h"
 #include "base/stopwatch.h"
+#include "image/decode.h"
+#include "model/detector.h"
 #include "model/embedder.h"
 #include "model/manifest.h"
 #include "model/photo_embedder.h"
@@ -49,6 +55,7 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   std::string photos = testing::AssetsDir() + "/photos/grocery_store/test";
   std::string index = "auto";
+  std::string detect;
   int queries = 200, rounds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -60,6 +67,8 @@ int main(int argc, char** argv) {
       rounds = std::atoi(argv[i + 1]);
     else if (flag == "--index")
       index = argv[i + 1];
+    else if (flag == "--detect")
+      detect = argv[i + 1];
     else
       return Fail("unknown flag " + flag);
   }
@@ -102,9 +111,20 @@ int main(int argc, char** argv) {
     }
   }
 
+  const std::string path = "/v1/search?k=10" + (detect.empty() ? "" : "&detect=" + detect);
+  std::vector<Image> detector_inputs;  // decoded as the server decodes for detection
+  if (!detect.empty()) {
+    DecodeOptions decode;
+    decode.min_side = 1024;  // region_embedder.cc: kCropDecodeMinSide
+    for (const std::string& b : bytes) {
+      auto image = DecodeImage(b, decode);
+      if (!image.ok()) return Fail(std::string(image.status().message()));
+      detector_inputs.push_back(std::move(*image));
+    }
+  }
   testing::HttpClient client(port);
   for (int w = 0; w < 20; ++w) {  // warm the server: first requests allocate
-    if (client.Post("/v1/search?k=10", bytes[w % queries], "image/jpeg").status != 200) {
+    if (client.Post(path, bytes[w % queries], "image/jpeg").status != 200) {
       return Fail("warm-up search failed");
     }
   }
@@ -112,6 +132,7 @@ int main(int argc, char** argv) {
   // ends with the phase, so that no idle OpenMP team of one phase throttles
   // the next (see PhotoEmbedder::Load).
   std::vector<double> model_ms, batcher_ms, http_ms, server_decode, server_embed, server_search;
+  std::vector<double> detect_ms, server_detect;
   std::string error;
   for (int round = 0; round < rounds && error.empty(); ++round) {
     std::thread([&] {
@@ -128,6 +149,22 @@ int main(int argc, char** argv) {
         if (!v.ok()) error = std::string(v.status().message());
       }
     }).join();
+    if (!detect.empty()) {
+      std::thread([&] {  // the detector alone, as serve loads it (every core)
+        auto detector = Detector::Load(testing::SourceDir() + "/models/yolox_nano");
+        if (!detector.ok()) {
+          error = std::string(detector.status().message());
+          return;
+        }
+        for (int q = 0; q < queries; ++q) {
+          Stopwatch watch;
+          auto boxes = (*detector)->Detect(detector_inputs[q]);
+          detect_ms.push_back(watch.ElapsedMs());
+          if (!boxes.ok()) error = std::string(boxes.status().message());
+        }
+      })
+          .join();
+    }
     {
       auto embedder = PhotoEmbedder::Load(testing::DefaultModel(), options);
       if (!embedder.ok()) return Fail(std::string(embedder.status().message()));
@@ -140,7 +177,7 @@ int main(int argc, char** argv) {
     }
     for (int q = 0; q < queries; ++q) {
       Stopwatch watch;
-      testing::HttpReply reply = client.Post("/v1/search?k=10", bytes[q], "image/jpeg");
+      testing::HttpReply reply = client.Post(path, bytes[q], "image/jpeg");
       http_ms.push_back(watch.ElapsedMs());
       if (reply.status != 200)
         return Fail("search: HTTP " + std::to_string(reply.status) + " " + reply.body);
@@ -148,6 +185,7 @@ int main(int argc, char** argv) {
       server_decode.push_back(took["decode"]);
       server_embed.push_back(took["embed"]);
       server_search.push_back(took["search"]);
+      server_detect.push_back(took["detect"]);
     }
   }
   if (!error.empty()) return Fail(error);
@@ -163,7 +201,17 @@ int main(int argc, char** argv) {
   std::printf("  server stages, p50:      decode %.2f ms, embed %.2f ms, search %.2f ms\n",
               Percentile(server_decode, 0.5), Percentile(server_embed, 0.5),
               Percentile(server_search, 0.5));
-  std::printf("ratio p50 HTTP / model:    %7.2f  (target <= 1.20)\n",
-              Percentile(http_ms, 0.5) / Percentile(model_ms, 0.5));
+  if (detect.empty()) {
+    std::printf("ratio p50 HTTP / model:    %7.2f  (target <= 1.20)\n",
+                Percentile(http_ms, 0.5) / Percentile(model_ms, 0.5));
+    return 0;
+  }
+  std::printf(
+      "detector alone:            p50 %7.2f ms   p99 %7.2f ms (server's detect stage "
+      "p50 %.2f ms)\n",
+      Percentile(detect_ms, 0.5), Percentile(detect_ms, 0.99), Percentile(server_detect, 0.5));
+  std::printf("ratio p50 HTTP detect=%s / (detect + forward): %.2f  (target <= 1.15)\n",
+              detect.c_str(),
+              Percentile(http_ms, 0.5) / (Percentile(detect_ms, 0.5) + Percentile(model_ms, 0.5)));
   return 0;
 }

@@ -125,6 +125,53 @@ class PipelineTest : public ::testing::Test {
 };
 PhotoEmbedder* PipelineTest::embedder_ = nullptr;
 
+// The embed step with detect=all: a vector per detected object besides the
+// whole image, kept through a rollup; the shard answers each item once.
+TEST_F(PipelineTest, EmbedStepWithDetection) {
+  options_.detect = "all";
+  options_.detector = testing::SourceDir() + "/models/yolox_nano";
+  PipelineRun hour = Run("hour/2026-11-22T05");
+  ASSERT_EQ(hour.status, "succeeded") << hour.error;
+  EXPECT_EQ(hour.embedded, 20);  // photos
+  auto shard = OpenShard("hour/2026-11-22T05", hour.shard_version);
+  EXPECT_GT(shard->size(), 20);  // vectors: the fruit on the shelves too
+  std::set<std::string> items(shard->ids().begin(), shard->ids().end());
+  EXPECT_EQ(items.size(), 20u);
+  auto v = embedder_->EmbedPhoto(*ReadFile(photos_dir_ + "/" + photos_[1]), nullptr);
+  ASSERT_TRUE(v.ok());
+  auto hits = shard->Search(v->data(), 1, 10);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ((*hits)[0].size(), 10u);
+  EXPECT_EQ((*hits)[0][0].item_id, photos_[1]);  // the whole image's vector is EmbedPhoto's
+  std::set<std::string> distinct;
+  for (const Hit& h : (*hits)[0]) distinct.insert(h.item_id);
+  EXPECT_EQ(distinct.size(), 10u);
+
+  // A re-run with whole images is a different source: embedded again.
+  options_.detect = "whole";
+  PipelineRun whole = Run("hour/2026-11-22T05");
+  EXPECT_EQ(whole.embedded, 20);
+  EXPECT_FALSE(whole.features_reused);
+  options_.detect = "all";
+  PipelineRun again = Run("hour/2026-11-22T05");  // newest features are whole: embed again
+  EXPECT_EQ(again.embedded, 20);
+
+  int64_t vectors = OpenShard("hour/2026-11-22T05", again.shard_version)->size();
+  for (const std::string& h : ParseTimeWindow("day/2026-11-22")->Children()) {
+    if (h == "hour/2026-11-22T05") continue;
+    PipelineRun r = Run(h);
+    EXPECT_EQ(r.status, "succeeded") << h;
+    vectors += OpenShard(h, r.shard_version)->size();
+  }
+  PipelineRun day = Run("day/2026-11-22");
+  ASSERT_EQ(day.status, "succeeded") << day.error;
+  EXPECT_EQ(day.embedded, 0);
+  auto day_shard = OpenShard("day/2026-11-22", day.shard_version);
+  EXPECT_EQ(day_shard->size(), vectors);  // every region's vector survives the rollup
+  std::set<std::string> day_items(day_shard->ids().begin(), day_shard->ids().end());
+  EXPECT_EQ(day_items.size(), 40u);
+}
+
 TEST_F(PipelineTest, HoursResumeRollUpAndRecordEverything) {
   // Hour 05: 20 good photos, 4 bad ones recorded with their reasons.
   PipelineRun hour = Run("hour/2026-11-22T05");

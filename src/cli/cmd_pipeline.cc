@@ -59,6 +59,10 @@ absl::StatusOr<PipelineConfig> ResolveConfig(PipelineFlags& flags) {
     OverrideStepParam(&config, "embed", "max_failed_fraction", absl::StrCat(flags.max_failed));
   }
   if (Given(flags, "--index")) OverrideStepParam(&config, "build", "index", flags.index);
+  if (Given(flags, "--detect")) OverrideStepParam(&config, "embed", "detect", flags.detect);
+  if (Given(flags, "--detector")) {
+    OverrideStepParam(&config, "embed", "detector", flags.detector);
+  }
   return config;
 }
 
@@ -87,6 +91,8 @@ int Run(Repository& repository, const PipelineFlags& flags, PipelineConfig confi
   options.from_images = flags.from_images;
   options.max_failed_fraction = flags.max_failed;
   options.index_spec = flags.index;
+  options.detect = flags.detect;
+  options.detector = flags.detector.empty() ? DefaultDetectorPath() : flags.detector;
   options.fetch.concurrency = flags.concurrency;
   options.fetch.cache_dir =
       flags.cache_dir.empty()

@@ -48,6 +48,12 @@ int RunSearch(const SearchFlags& flags) {
   if (!policy.ok()) return Fail("search", policy.status());
   auto detector = LoadDetectorFor(*policy, flags.detector);
   if (!detector.ok()) return Fail("search", detector.status());
+  if (*detector) {  // one OpenMP team for both models: the embedder's worker runs both
+    (*detector)->set_forward_executor(
+        [batcher = &(*embedder)->batcher()](const std::function<void()>& forward) {
+          batcher->RunOnWorker(forward).wait();
+        });
+  }
   MetricsRegistry metrics;
   SearchService service(embedder->get(), &shards, &metrics, SearchLimits{}, detector->get());
   SearchRequest request;

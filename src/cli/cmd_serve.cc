@@ -81,6 +81,12 @@ int RunServe(const ServeFlags& flags) {
   // The detector behind ?detect=primary|all (queries default to the whole photo).
   auto detector = LoadDetectorFor(DetectPolicy::kAll, flags.detector);
   if (!detector.ok()) return Fail("serve", detector.status());
+  if (*detector) {  // one OpenMP team for both models: the embedder's worker runs both
+    (*detector)->set_forward_executor(
+        [batcher = &(*embedder)->batcher()](const std::function<void()>& forward) {
+          batcher->RunOnWorker(forward).wait();
+        });
+  }
   SearchService service(embedder->get(), &shards, &metrics, SearchLimits{}, detector->get());
   HttpServerOptions options;
   options.host = flags.host;

@@ -76,6 +76,8 @@ struct PipelineFlags {
   std::string cache_dir;
   uint64_t cache_gb = 10;
   std::string file_root;
+  std::string detect = "whole";  // embed step's regions
+  std::string detector;          // "" = the default detector
 };
 
 struct DetectFlags {

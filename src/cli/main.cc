@@ -226,6 +226,13 @@ int main(int argc, char** argv) {
                     "allow file:// image URLs under this folder (default: none allowed)");
     cmd->add_option("--index", pipeline.index, "shard index: auto, faiss:<factory> or hnsw[:...]")
         ->capture_default_str();
+    cmd->add_option("--detect", pipeline.detect,
+                    "regions embedded per image: whole, primary (its most salient object) or "
+                    "all (the image and each object)")
+        ->check(CLI::IsMember({"whole", "primary", "all"}))
+        ->capture_default_str();
+    cmd->add_option("--detector", pipeline.detector,
+                    "object detector manifest for --detect (default: models/yolox_nano)");
   }
   run_cmd
       ->add_option("--window", pipeline.window,

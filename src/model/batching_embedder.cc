@@ -41,6 +41,18 @@ std::future<BatchingEmbedder::Result> BatchingEmbedder::Submit(std::vector<float
   return future;
 }
 
+std::future<void> BatchingEmbedder::RunOnWorker(std::function<void()> task) {
+  Request request;
+  request.task = std::move(task);
+  std::future<void> done = request.task_done.get_future();
+  if (!queue_.Push(std::move(request))) {
+    std::promise<void> closed;  // shutting down: run it here
+    closed.set_value();
+    return closed.get_future();
+  }
+  return done;
+}
+
 void BatchingEmbedder::Run(Embedder* embedder) {
   embedder->ConfigureCallingThread();
   const size_t input_size = InputTensorSize(manifest());
@@ -51,14 +63,25 @@ void BatchingEmbedder::Run(Embedder* embedder) {
   const int dim = embedder->dimension();
   std::vector<Request> batch;
   std::vector<float> buffer;
+  std::optional<Request> carried;  // a task met while gathering a batch
   while (true) {
-    std::optional<Request> first = queue_.Pop();
+    std::optional<Request> first = carried ? std::move(carried) : queue_.Pop();
+    carried.reset();
     if (!first) break;
+    if (first->task) {
+      first->task();
+      first->task_done.set_value();
+      continue;
+    }
     batch.clear();
     batch.push_back(std::move(*first));
     while (static_cast<int>(batch.size()) < max_batch_) {
       std::optional<Request> next = queue_.TryPop();
       if (!next) break;
+      if (next->task) {
+        carried = std::move(next);
+        break;
+      }
       batch.push_back(std::move(*next));
     }
     const int n = static_cast<int>(batch.size());

@@ -45,6 +45,12 @@ class BatchingEmbedder {
   std::future<Result> Submit(std::vector<float> input);
   Result Embed(std::vector<float> input) { return Submit(std::move(input)).get(); }
 
+  // Runs `task` on a worker thread between batches, in queue order. Another
+  // model's forward pass run this way (the detector's) shares the worker's
+  // OpenMP team instead of starting a second one: two teams on two cores make
+  // libgomp stop spinning and slow both models (see PhotoEmbedder::Load).
+  std::future<void> RunOnWorker(std::function<void()> task);
+
   const ModelManifest& manifest() const { return replicas_[0]->manifest(); }
   int max_batch() const { return max_batch_; }
   int replicas() const { return static_cast<int>(replicas_.size()); }
@@ -63,6 +69,8 @@ class BatchingEmbedder {
   struct Request {
     std::vector<float> input;
     std::promise<Result> promise;
+    std::function<void()> task;  // RunOnWorker: run instead of embedding
+    std::promise<void> task_done;
   };
   void Run(Embedder* embedder);
 

@@ -73,9 +73,14 @@ absl::StatusOr<std::vector<Detection>> Detector::Detect(const Image& image) {
   std::vector<float> input(DetectorInputSize(manifest_));
   ASSIGN_OR_RETURN(Letterbox box, LetterboxImage(image, manifest_, input.data()));
   absl::StatusOr<DetectorOutput> out;
-  {
+  auto forward = [&] {
     std::lock_guard<std::mutex> lock(mu_);
     out = runtime_->Forward(input.data());
+  };
+  if (executor_) {
+    executor_(forward);
+  } else {
+    forward();
   }
   if (!out.ok()) return out.status();
   return DecodeYoloxOutput(out->values.data(), out->rows, out->cols, manifest_, box, image.width,

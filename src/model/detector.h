@@ -10,6 +10,7 @@
 // threads rather than from many.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,14 @@ class Detector {
   // best first, at most thresholds.max_detections of them. None is not an error.
   absl::StatusOr<std::vector<Detection>> Detect(const Image& image);
 
+  // Runs the forward passes through `executor` (which must call the function
+  // it is given, on any thread, and return when it has run), e.g. on the
+  // embedder's worker thread: BatchingEmbedder::RunOnWorker. Set before the
+  // first Detect.
+  void set_forward_executor(std::function<void(const std::function<void()>&)> executor) {
+    executor_ = std::move(executor);
+  }
+
   const DetectorManifest& manifest() const { return manifest_; }
   const std::string& runtime() const { return runtime_name_; }  // canonical name
 
@@ -72,6 +81,8 @@ class Detector {
   // Constant after construction.
   const DetectorManifest manifest_;
   const std::string runtime_name_;
+
+  std::function<void(const std::function<void()>&)> executor_;  // set before use
 
   std::mutex mu_;
   const std::unique_ptr<Runtime> runtime_ ABSL_PT_GUARDED_BY(mu_);

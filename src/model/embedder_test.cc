@@ -141,6 +141,25 @@ TEST_F(EmbedderTest, ConcurrentRequestsShareBatches) {
   // A wrongly sized input is refused, not run.
   auto bad = batcher.Submit(std::vector<float>(7)).get();
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+
+  // Tasks run on the worker thread, in queue order between batches, and the
+  // embeddings queued around them are still answered.
+  std::thread::id worker;
+  std::vector<std::future<BatchingEmbedder::Result>> around;
+  for (int r = 0; r < 8; ++r) {
+    around.push_back(
+        batcher.Submit(std::vector<float>(tensors.data(), tensors.data() + InputTensorSize(m))));
+  }
+  std::future<void> task = batcher.RunOnWorker([&] { worker = std::this_thread::get_id(); });
+  for (int r = 0; r < 8; ++r) {
+    around.push_back(
+        batcher.Submit(std::vector<float>(tensors.data(), tensors.data() + InputTensorSize(m))));
+  }
+  task.wait();
+  EXPECT_NE(worker, std::thread::id());
+  EXPECT_NE(worker, std::this_thread::get_id());
+  for (auto& f : around) EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(batcher.items_embedded(), static_cast<uint64_t>(kRequests + 16));
 }
 
 TEST_F(EmbedderTest, PhotoPathReportsDecodeErrors) {

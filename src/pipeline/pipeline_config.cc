@@ -66,7 +66,7 @@ const std::vector<Kind>& Kinds() {
        {"catalog"},
        {"concurrency", "attempts", "timeout_seconds", "max_mb", "cache_dir", "cache_gb",
         "file_root"}},
-      {"embed", "vectors", {"images", "model"}, {"max_failed_fraction"}},
+      {"embed", "vectors", {"images", "model"}, {"max_failed_fraction", "detect", "detector"}},
       {"rollup", "vectors", {}, {}},
       {"publish-features", "features", {"vectors"}, {}},
       {"build", "index", {"vectors"}, {"index"}},

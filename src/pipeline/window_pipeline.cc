@@ -17,6 +17,7 @@
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
+#include "model/region_embedder.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/dag.h"
 #include "pipeline/shard_builder.h"
@@ -167,13 +168,26 @@ class Runner {
       };
     }
     if (uses == "embed") {
-      ASSIGN_OR_RETURN(double max_failed, DoubleParam(step.config, "max_failed_fraction",
+      EmbedParams params;
+      ASSIGN_OR_RETURN(params.max_failed, DoubleParam(step.config, "max_failed_fraction",
                                                       options_.max_failed_fraction, 0, 1));
+      absl::StatusOr<DetectPolicy> policy =
+          ParseDetectPolicy(StringParam(step.config, "detect", options_.detect));
+      if (!policy.ok()) {
+        return Annotate(policy.status(), absl::StrCat("step '", step.config.name, "'"));
+      }
+      params.detect = *policy;
+      params.detector = StringParam(step.config, "detector", options_.detector);
+      if (params.detect != DetectPolicy::kWhole && params.detector.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("step '", step.config.name, "': detect=", DetectPolicyName(params.detect),
+                         " needs a detector (with: {detector: models/yolox_nano})"));
+      }
       Outputs* images = in("images");
       Outputs* model = in("model");
       const std::string name = step.config.name;
-      return [this, out, images, model, max_failed, name] {
-        return EmbedStep(name, images->images, model->model, max_failed, &out->vectors);
+      return [this, out, images, model, params, name] {
+        return EmbedStep(name, images->images, model->model, params, &out->vectors);
       };
     }
     if (uses == "rollup") {
@@ -305,16 +319,34 @@ class Runner {
     return true;
   }
 
+  struct EmbedParams {
+    double max_failed = 0.05;
+    DetectPolicy detect = DetectPolicy::kWhole;
+    std::string detector;  // manifest path, for detect != kWhole
+  };
+
   absl::Status EmbedStep(const std::string& name, const ImagesOut& images, const ModelOut& model,
-                         double max_failed, VectorsOut* out) {
+                         const EmbedParams& params, VectorsOut* out) {
+    const double max_failed = params.max_failed;
     const CatalogRead& catalog = images.catalog->read;
     out->inputs["catalog"] = options_.catalog;
     out->inputs["catalog_sha256"] = catalog.source_sha256;
-    out->source_key = Sha256Hex(absl::StrCat(
-        "images\n", model_.manifest.id, "\n", options_.catalog, "\n", catalog.source_sha256, "\n",
-        options_.partition.index, "/", options_.partition.count));
+    std::string regions = "whole";
+    if (params.detect != DetectPolicy::kWhole) {
+      ASSIGN_OR_RETURN(DetectorManifest detector_manifest, LoadDetectorManifest(params.detector));
+      regions = absl::StrCat(DetectPolicyName(params.detect), " by ", detector_manifest.id);
+      out->inputs["detect"] = regions;
+    }
+    out->source_key = Sha256Hex(
+        absl::StrCat("images\n", model_.manifest.id, "\n", options_.catalog, "\n",
+                     catalog.source_sha256, "\n", options_.partition.index, "/",
+                     options_.partition.count, regions == "whole" ? "" : "\nregions: " + regions));
     ASSIGN_OR_RETURN(bool reused, TryReuse(name, out));
     if (reused) return absl::OkStatus();
+    std::unique_ptr<Detector> detector;
+    if (params.detect != DetectPolicy::kWhole) {
+      ASSIGN_OR_RETURN(detector, Detector::Load(params.detector));
+    }
 
     // Fetch on the fetcher's threads, decode there too, embed in batches.
     PhotoEmbedder& embedder = *model.embedder;
@@ -323,6 +355,7 @@ class Runner {
     for (const CatalogItem& item : catalog.items) urls.push_back(item.image_url);
     struct Slot {
       std::future<BatchingEmbedder::Result> vector;
+      std::vector<std::vector<float>> regions;  // with detection: a vector per region
       std::string error;
     };
     std::vector<Slot> slots(n);
@@ -331,6 +364,21 @@ class Runner {
       images.fetcher->FetchAll(
           urls,
           [&](size_t i, absl::StatusOr<std::string> bytes) {
+            if (detector) {  // decode, detect, crop and embed here, on the fetch thread
+              absl::StatusOr<RegionEmbedding> embedded =
+                  bytes.ok() ? EmbedRegions(embedder, detector.get(), *bytes, params.detect)
+                             : absl::StatusOr<RegionEmbedding>(bytes.status());
+              if (embedded.ok()) {
+                for (Region& region : embedded->regions) {
+                  slots[i].regions.push_back(std::move(region.vector));
+                }
+              } else {
+                slots[i].error = std::string(embedded.status().message());
+                failed++;
+              }
+              fetched++;
+              return;
+            }
             absl::StatusOr<std::vector<float>> input =
                 bytes.ok() ? embedder.Prepare(*bytes) : bytes.status();
             if (input.ok()) {
@@ -360,7 +408,16 @@ class Runner {
       return absl::CancelledError("stopped by a signal during fetch and embed");
     }
     Features& features = out->features;
+    int64_t items = 0;
     for (size_t i = 0; i < n; ++i) {
+      if (!slots[i].regions.empty()) {
+        for (const std::vector<float>& vector : slots[i].regions) {
+          features.ids.push_back(catalog.items[i].item_id);
+          features.vectors.insert(features.vectors.end(), vector.begin(), vector.end());
+        }
+        ++items;
+        continue;
+      }
       if (!slots[i].vector.valid()) {
         Fail(catalog.items[i].item_id, slots[i].error);
         continue;
@@ -372,19 +429,20 @@ class Runner {
       }
       features.ids.push_back(catalog.items[i].item_id);
       features.vectors.insert(features.vectors.end(), vector->begin(), vector->end());
+      ++items;
     }
-    run_->embedded = static_cast<int64_t>(features.ids.size());
-    Progress(name, n, n, n - features.ids.size());
-    const double failed_fraction =
-        n == 0 ? 0.0 : 1.0 - static_cast<double>(features.ids.size()) / n;
+    run_->embedded = items;
+    Progress(name, n, n, n - items);
+    const double failed_fraction = n == 0 ? 0.0 : 1.0 - static_cast<double>(items) / n;
     if (failed_fraction > max_failed) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          n - features.ids.size(), " of ", n, " images failed, over the allowed fraction of ",
-          max_failed, "; nothing published"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(n - items, " of ", n, " images failed, over the allowed fraction of ",
+                       max_failed, "; nothing published"));
     }
-    out->inputs["images_failed"] = std::to_string(n - features.ids.size());
-    Note(name, absl::StrCat(features.ids.size(), " embedded; fetched ", run_->downloads,
-                            ", from the cache ", run_->cache_hits));
+    out->inputs["images_failed"] = std::to_string(n - items);
+    Note(name,
+         absl::StrCat(items, " embedded (", features.ids.size(), " vectors, regions: ", regions,
+                      "); fetched ", run_->downloads, ", from the cache ", run_->cache_hits));
     return absl::OkStatus();
   }
 
@@ -418,23 +476,25 @@ class Runner {
     if (reused) return absl::OkStatus();
     Features& features = out->features;
     const int dimension = model_.manifest.dimension;
-    std::map<std::string, size_t> row_of;  // an item listed twice keeps its last vector
+    // An item in several children keeps the vectors of the last one (one, or
+    // one per region when indexed with detection).
+    std::vector<Features> parts(children.size());
+    std::map<std::string, size_t> last_child;
     for (size_t c = 0; c < children.size(); ++c) {
       if (Cancelled()) return absl::CancelledError("stopped by a signal during the rollup");
-      Features part;
-      RETURN_IF_ERROR(Load(children[c].first, children[c].second, &part));
-      for (size_t i = 0; i < part.ids.size(); ++i) {
-        const float* row = part.vectors.data() + i * dimension;
-        auto [it, fresh] = row_of.try_emplace(part.ids[i], features.ids.size());
-        if (fresh) {
-          features.ids.push_back(part.ids[i]);
-          features.vectors.insert(features.vectors.end(), row, row + dimension);
-        } else {
-          std::memcpy(features.vectors.data() + it->second * dimension, row,
-                      sizeof(float) * dimension);
-        }
-      }
+      RETURN_IF_ERROR(Load(children[c].first, children[c].second, &parts[c]));
+      for (const std::string& id : parts[c].ids) last_child[id] = c;
       Progress(name, children.size(), c + 1, 0);
+    }
+    for (size_t c = 0; c < parts.size(); ++c) {
+      for (size_t i = 0; i < parts[c].ids.size(); ++i) {
+        if (last_child[parts[c].ids[i]] != c) continue;
+        const float* row = parts[c].vectors.data() + i * dimension;
+        features.ids.push_back(parts[c].ids[i]);
+        features.vectors.insert(features.vectors.end(), row, row + dimension);
+      }
+      std::vector<std::string>().swap(parts[c].ids);  // free as we go
+      std::vector<float>().swap(parts[c].vectors);
     }
     run_->from_rollup = static_cast<int64_t>(features.ids.size());
     Note(name, absl::StrCat(features.ids.size(), " items from ", children.size(), " ",

@@ -53,7 +53,9 @@ struct PipelineOptions {
   bool from_images = false;           // build a day/month from the catalog, not rollups
   double max_failed_fraction = 0.05;  // of the window's images; over it the run fails
   std::string index_spec = "auto";
-  std::string work_dir;  // shard builds; "" = system temp
+  std::string detect = "whole";  // embed's regions: whole | primary | all (model/detect_policy.h)
+  std::string detector;          // detector manifest, for detect != whole
+  std::string work_dir;          // shard builds; "" = system temp
   FetchOptions fetch;
   // Called from the steps' threads, one call at a time.
   std::function<void(const PipelineProgress&)> on_progress;
