@@ -197,6 +197,8 @@ TEST_F(PipelineTest, HoursResumeRollUpAndRecordEverything) {
   EXPECT_EQ(j["counts"]["failed"], 4);
   EXPECT_EQ(j["failures"].size(), 4u);
   EXPECT_FALSE(j["steps"].empty());
+  EXPECT_EQ(j["inputs"]["catalog"], options_.catalog);
+  EXPECT_EQ(j["inputs"]["catalog_sha256"].get<std::string>().size(), 64u);
 
   // Re-running resumes: nothing embedded, nothing published.
   const uint64_t embedded_before = embedder_->batcher().items_embedded();
@@ -226,6 +228,12 @@ TEST_F(PipelineTest, HoursResumeRollUpAndRecordEverything) {
   EXPECT_EQ(day.embedded, 0);
   EXPECT_EQ(day.from_rollup, 40);
   EXPECT_EQ(embedder_->batcher().items_embedded(), before_rollup);  // zero images embedded
+  // Its record names the exact inputs: the 24 hourly feature versions.
+  nlohmann::json day_record =
+      nlohmann::json::parse(*repo_->store().Get("runs/" + day.run_id + ".json"));
+  EXPECT_THAT(day_record["inputs"]["rollup_of"].get<std::string>(),
+              HasSubstr("hour/2026-11-22T05@1,hour/2026-11-22T06@1"));
+  EXPECT_FALSE(day_record["inputs"]["source_key"].get<std::string>().empty());
 
   // The same day built from images gives the same top 10 for every photo.
   PipelineRun direct = Run("day/2026-11-22", /*from_images=*/true);

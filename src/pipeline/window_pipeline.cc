@@ -123,6 +123,11 @@ class Runner {
       record.started_seconds = r.started_seconds;
       record.seconds = r.seconds;
       if (!r.status.ok()) record.error = std::string(r.status.message());
+      if (plan_[i].output == "vectors" && r.state == "succeeded") {
+        const VectorsOut& vectors = outputs_[r.name].vectors;
+        run_->inputs = vectors.inputs;
+        run_->inputs["source_key"] = vectors.source_key;
+      }
       auto note = notes_.find(r.name);
       if (note != notes_.end()) record.note = note->second;
       run_->steps.push_back(std::move(record));
@@ -631,6 +636,7 @@ std::string PipelineRun::ToJson(const PipelineOptions& options, const std::strin
                  {"reused_features", reused_features},
                  {"from_rollup", from_rollup},
                  {"failed", failure_count}};
+  j["inputs"] = inputs;
   j["fetch"] = {{"downloads", downloads},
                 {"cache_hits", cache_hits},
                 {"retries", retries},

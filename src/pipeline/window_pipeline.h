@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -85,7 +86,8 @@ struct PipelineRun {
   int64_t features_version = 0, shard_version = 0;
   bool features_reused = false, shard_reused = false;
   int64_t downloads = 0, cache_hits = 0, retries = 0, bytes_downloaded = 0;
-  std::string mode;  // images | rollup
+  std::map<std::string, std::string> inputs;  // what the vectors came from (catalog, rollup_of)
+  std::string mode;                           // images | rollup
   std::vector<PipelineStepRecord> steps;
   std::string ToJson(const PipelineOptions& options, const std::string& model_id) const;
 };
