@@ -26,8 +26,8 @@ absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags
                                                          const DecodeLimits& limits,
                                                          int default_replicas);
 
-// The detector for a DetectPolicy: none for kWhole (or `path` "none" when
-// `optional`), else the manifest at `path` ("" = DefaultDetectorPath()).
+// The detector for a DetectPolicy: none for kWhole or `path` "none", else the
+// manifest at `path` ("" = DefaultDetectorPath()).
 absl::StatusOr<std::unique_ptr<Detector>> LoadDetectorFor(DetectPolicy policy,
                                                           const std::string& path);
 
