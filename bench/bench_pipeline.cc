@@ -14,7 +14,9 @@
 //    (warm cache).
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -119,7 +121,17 @@ int main(int argc, char** argv) {
   for (const std::string& h : ParseTimeWindow("day/2026-11-22")->Children()) {
     if (h != "hour/2026-11-22T05") run(dir / "repo-warm", h, false, dir / "cache");
   }
-  auto [rollup_s, rollup] = run(dir / "repo-warm", "day/2026-11-22", false, dir / "cache");
+  // The rollup takes well under a second: time it 5 times, each into its own
+  // copy of the hours' repository, and take the median.
+  std::vector<std::pair<double, PipelineRun>> rollups;
+  for (int r = 0; r < 5; ++r) {
+    const std::string copy = dir / ("repo-rollup-" + std::to_string(r));
+    std::filesystem::copy(dir / "repo-warm", copy, std::filesystem::copy_options::recursive);
+    rollups.push_back(run(copy, "day/2026-11-22", false, dir / "cache"));
+  }
+  std::sort(rollups.begin(), rollups.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto [rollup_s, rollup] = rollups[rollups.size() / 2];
   auto [direct_s, direct] = run(dir / "repo-direct", "day/2026-11-22", true, dir / "cache");
 
   std::printf("%zu photos, model %s, %d replicas x 1 thread\n", list.size(),
@@ -130,9 +142,14 @@ int main(int argc, char** argv) {
   std::printf(
       "pipeline hour, warm cache:              %7.1f images/s  ratio %.2f (target >= 0.85)\n",
       warm_rate, warm_rate / model_rate);
-  std::printf("day rollup from 24 hourly features:     %7.3f s (%lld items, %lld embedded)\n",
-              rollup_s, static_cast<long long>(rollup.from_rollup),
-              static_cast<long long>(rollup.embedded));
+  std::printf(
+      "day rollup from 24 hourly features:     %7.3f s median of 5 (%lld items, %lld embedded)\n",
+      rollup_s, static_cast<long long>(rollup.from_rollup),
+      static_cast<long long>(rollup.embedded));
+  for (const PipelineStepRecord& step : rollup.steps) {
+    std::printf("  %-18s starts at %6.3f s, takes %6.3f s\n", step.name.c_str(),
+                step.started_seconds, step.seconds);
+  }
   std::printf(
       "day rebuilt from images (warm cache):   %7.3f s  rollup is %.0fx faster (target >= 50)\n",
       direct_s, direct_s / rollup_s);
