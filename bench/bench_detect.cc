@@ -26,16 +26,13 @@
 #include "model/manifest.h"
 #include "model/preprocess.h"
 #include "pipeline/folder_indexer.h"
+#include "stats.h"
 #include "support/test_env.h"
 
 using namespace photosearch;
+using bench::Percentile;
 
 namespace {
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "bench_detect: %s\n", message.c_str());

@@ -92,8 +92,7 @@ int main(int argc, char** argv) {
   }
 
   testing::ScratchDir scratch;
-  std::printf("%-44s %9s %12s %10s %10s\n", "index", "build s", "bytes/vec", "recall@10",
-              "p50 ms");
+  std::printf("%-44s %9s %12s %10s %10s\n", "index", "build s", "bytes/vec", "recall@10", "p50 ms");
   const double raw_bytes = dim * sizeof(float);
   for (const std::string& text : specs) {
     auto spec = ParseIndexSpec(text);

@@ -37,12 +37,14 @@
 #include "model/manifest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/shard_builder.h"
+#include "stats.h"
 #include "support/http_client.h"
 #include "support/test_env.h"
 #include "synthetic.h"
 
 using namespace photosearch;
 using bench::Generate;
+using bench::Percentile;
 using bench::RandomUnitRows;
 
 namespace {
@@ -50,11 +52,6 @@ namespace {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "bench_vector_http: %s\n", message.c_str());
   return 1;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
 double Recall(const std::vector<std::vector<std::string>>& got,

@@ -13,7 +13,7 @@ namespace photosearch::bench {
 
 // n normalised vectors: centre[c] + basis^T z + noise, c uniform over clusters.
 inline std::vector<float> Generate(int64_t n, int dim, const std::vector<float>& centres,
-                            const std::vector<float>& basis, int rank, uint32_t seed) {
+                                   const std::vector<float>& basis, int rank, uint32_t seed) {
   const int clusters = static_cast<int>(centres.size() / dim);
   std::vector<float> out(n * dim);
   std::vector<std::thread> workers;

@@ -44,12 +44,7 @@ int RunDetect(const DetectFlags& flags) {
   // Boxes in the pixels of the photo as stored (the decoder may have scaled it down).
   const int width = image->source_width > 0 ? image->source_width : image->width;
   const int height = image->source_height > 0 ? image->source_height : image->height;
-  const float sx = static_cast<float>(width) / image->width;
-  const float sy = static_cast<float>(height) / image->height;
-  for (Detection& d : *boxes) {
-    d.x0 *= sx, d.x1 *= sx;
-    d.y0 *= sy, d.y1 *= sy;
-  }
+  ToStoredPixels(*image, &*boxes);
 
   const DetectorManifest& m = (*detector)->manifest();
   if (flags.json) {

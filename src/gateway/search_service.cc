@@ -83,7 +83,11 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
     embed_seconds_->Observe(regions.embed_ms / 1000);
     response.width = regions.width;
     response.height = regions.height;
-    for (const Detection& d : regions.detections) response.objects.push_back(SearchObject{d});
+    for (const Detection& d : regions.detections) {
+      SearchObject object;
+      object.box = d;
+      response.objects.push_back(std::move(object));
+    }
     Stopwatch search_watch;
     for (const Region& region : regions.regions) {
       ASSIGN_OR_RETURN(std::vector<SearchResult> results,

@@ -93,7 +93,7 @@ TEST(DetectPolicy, CropsArePaddedAndClamped) {
   CropRect c = PaddedCrop(Box(100, 50, 300, 150, 0.9f), 3, 640, 480);
   EXPECT_EQ(c, (CropRect{80, 40, 240, 120, 3}));
   // Fractional boxes are rounded outwards.
-  c = PaddedCrop(Box(100.5f, 50.5f, 200.2f, 100.2f, 0.9f), 0, 640, 480, {0.f, 0.f, 1.f});
+  c = PaddedCrop(Box(100.5f, 50.5f, 200.2f, 100.2f, 0.9f), 0, 640, 480, {0.f, 0.f, 1.f, {}});
   EXPECT_EQ(c, (CropRect{100, 50, 101, 51, 0}));
   // Near the edges the padding is cut at the image.
   c = PaddedCrop(Box(5, 2, 640, 480, 0.9f), 0, 640, 480);

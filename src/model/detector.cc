@@ -87,6 +87,19 @@ absl::StatusOr<std::vector<Detection>> Detector::Detect(const Image& image) {
                            image.height);
 }
 
+void ToStoredPixels(const Image& image, std::vector<Detection>* boxes) {
+  if (image.width <= 0 || image.height <= 0) return;
+  const float sx =
+      static_cast<float>(image.source_width > 0 ? image.source_width : image.width) / image.width;
+  const float sy =
+      static_cast<float>(image.source_height > 0 ? image.source_height : image.height) /
+      image.height;
+  for (Detection& d : *boxes) {
+    d.x0 *= sx, d.x1 *= sx;
+    d.y0 *= sy, d.y1 *= sy;
+  }
+}
+
 int DetectorDecodeMinSide(const DetectorManifest& m) {
   return std::max(m.input_width, m.input_height);
 }

@@ -109,6 +109,10 @@ absl::StatusOr<std::vector<Detection>> DecodeYoloxOutput(const float* output, in
                                                          const Letterbox& box, int image_width,
                                                          int image_height);
 
+// Moves boxes detected on `image` (which the decoder may have scaled down) to
+// the pixels of the photo as stored (Image::source_width x source_height).
+void ToStoredPixels(const Image& image, std::vector<Detection>* boxes);
+
 // Intersection over union of two boxes (0 when either is empty).
 float BoxIoU(const Detection& a, const Detection& b);
 

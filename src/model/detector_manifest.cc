@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "model/manifest_json.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -13,27 +14,11 @@ namespace {
 
 using nlohmann::json;
 
-absl::Status Invalid(const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat("detector manifest: ", what));
-}
+absl::Status Invalid(const std::string& what) { return manifest_json::Invalid("detector", what); }
 
 std::string Resolve(const std::string& file, const std::string& base_dir) {
   std::filesystem::path p(file);
   return p.is_relative() ? (std::filesystem::path(base_dir) / p).string() : file;
-}
-
-absl::StatusOr<std::array<float, 3>> ReadTriple(const json& j, const char* key,
-                                                std::array<float, 3> fallback) {
-  if (!j.contains(key)) return fallback;
-  const json& v = j.at(key);
-  if (!v.is_array() || v.size() != 3)
-    return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
-  std::array<float, 3> out{};
-  for (int i = 0; i < 3; ++i) {
-    if (!v[i].is_number()) return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
-    out[i] = v[i].get<float>();
-  }
-  return out;
 }
 
 // One name per line; trailing whitespace and a final empty line are ignored.
@@ -121,26 +106,9 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
     }
 
     const json input = j.value("input", json::object());
-    m.input_width = input.value("width", 0);
-    m.input_height = input.value("height", 0);
-    if (m.input_width < 8 || m.input_height < 8 || m.input_width > 4096 || m.input_height > 4096) {
-      return Invalid("input.width and input.height must be in 8..4096");
-    }
+    if (absl::Status s = manifest_json::ParseInput("detector", input, "BGR", 1.f, &m); !s.ok())
+      return s;
     if (input.value("layout", "NCHW") != "NCHW") return Invalid("input.layout must be NCHW");
-    std::string order = input.value("color_order", "BGR");
-    if (order != "RGB" && order != "BGR") return Invalid("input.color_order must be RGB or BGR");
-    m.rgb = order == "RGB";
-    m.scale = input.value("scale", 1.f);
-    if (!(m.scale > 0)) return Invalid("input.scale must be > 0");
-    auto mean = ReadTriple(input, "mean", {0.f, 0.f, 0.f});
-    if (!mean.ok()) return mean.status();
-    m.mean = *mean;
-    auto stdev = ReadTriple(input, "std", {1.f, 1.f, 1.f});
-    if (!stdev.ok()) return stdev.status();
-    m.std = *stdev;
-    for (float s : m.std) {
-      if (!(s > 0)) return Invalid("input.std values must be > 0");
-    }
 
     const json letterbox = j.value("letterbox", json::object());
     std::string align = letterbox.value("align", "top-left");
@@ -228,20 +196,15 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
 }
 
 absl::StatusOr<DetectorManifest> LoadDetectorManifest(const std::string& path) {
-  std::filesystem::path p(path);
-  std::error_code ec;
-  if (std::filesystem::is_directory(p, ec)) p /= "model.json";
-  auto text = ReadFile(p.string(), 1 << 20);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("detector manifest: ", text.status().message()));
-  }
-  auto manifest = ParseDetectorManifest(*text, p.parent_path().string());
+  std::string file;
+  absl::StatusOr<std::string> text = manifest_json::ReadManifestFile("detector", path, &file);
+  if (!text.ok()) return text.status();
+  auto manifest = ParseDetectorManifest(*text, std::filesystem::path(file).parent_path().string());
   if (!manifest.ok()) {
     return absl::Status(manifest.status().code(),
-                        absl::StrCat(p.string(), ": ", manifest.status().message()));
+                        absl::StrCat(file, ": ", manifest.status().message()));
   }
-  manifest->manifest_path = p.string();
+  manifest->manifest_path = file;
   return manifest;
 }
 

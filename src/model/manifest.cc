@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "model/manifest_json.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -11,23 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-absl::Status Invalid(const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat("model manifest: ", what));
-}
-
-absl::StatusOr<std::array<float, 3>> ReadTriple(const json& j, const char* key,
-                                                std::array<float, 3> fallback) {
-  if (!j.contains(key)) return fallback;
-  const json& v = j.at(key);
-  if (!v.is_array() || v.size() != 3)
-    return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
-  std::array<float, 3> out{};
-  for (int i = 0; i < 3; ++i) {
-    if (!v[i].is_number()) return Invalid(absl::StrCat("input.", key, " must be 3 numbers"));
-    out[i] = v[i].get<float>();
-  }
-  return out;
-}
+absl::Status Invalid(const std::string& what) { return manifest_json::Invalid("model", what); }
 
 }  // namespace
 
@@ -66,25 +51,8 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
     }
 
     const json input = j.value("input", json::object());
-    m.input_width = input.value("width", 0);
-    m.input_height = input.value("height", 0);
-    if (m.input_width < 8 || m.input_height < 8 || m.input_width > 4096 || m.input_height > 4096) {
-      return Invalid("input.width and input.height must be in 8..4096");
-    }
-    std::string order = input.value("color_order", "RGB");
-    if (order != "RGB" && order != "BGR") return Invalid("input.color_order must be RGB or BGR");
-    m.rgb = order == "RGB";
-    m.scale = input.value("scale", 255.f);
-    if (!(m.scale > 0)) return Invalid("input.scale must be > 0");
-    auto mean = ReadTriple(input, "mean", {0.f, 0.f, 0.f});
-    if (!mean.ok()) return mean.status();
-    m.mean = *mean;
-    auto stdev = ReadTriple(input, "std", {1.f, 1.f, 1.f});
-    if (!stdev.ok()) return stdev.status();
-    m.std = *stdev;
-    for (float s : m.std) {
-      if (!(s > 0)) return Invalid("input.std values must be > 0");
-    }
+    if (absl::Status s = manifest_json::ParseInput("model", input, "RGB", 255.f, &m); !s.ok())
+      return s;
 
     const json resize = j.value("resize", json::object());
     m.resize_shorter_side = resize.value("shorter_side", 0);
@@ -129,19 +97,15 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
 }
 
 absl::StatusOr<ModelManifest> LoadModelManifest(const std::string& path) {
-  std::filesystem::path p(path);
-  std::error_code ec;
-  if (std::filesystem::is_directory(p, ec)) p /= "model.json";
-  auto text = ReadFile(p.string(), 1 << 20);
-  if (!text.ok())
-    return absl::Status(text.status().code(),
-                        absl::StrCat("model manifest: ", text.status().message()));
-  auto manifest = ParseModelManifest(*text, p.parent_path().string());
+  std::string file;
+  absl::StatusOr<std::string> text = manifest_json::ReadManifestFile("model", path, &file);
+  if (!text.ok()) return text.status();
+  auto manifest = ParseModelManifest(*text, std::filesystem::path(file).parent_path().string());
   if (!manifest.ok()) {
     return absl::Status(manifest.status().code(),
-                        absl::StrCat(p.string(), ": ", manifest.status().message()));
+                        absl::StrCat(file, ": ", manifest.status().message()));
   }
-  manifest->manifest_path = p.string();
+  manifest->manifest_path = file;
   return manifest;
 }
 

@@ -89,10 +89,7 @@ absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* 
     region.vector = std::move(*vector);
     out.regions.push_back(std::move(region));
   }
-  for (Detection& d : detections) {
-    d.x0 *= sx, d.x1 *= sx;
-    d.y0 *= sy, d.y1 *= sy;
-  }
+  ToStoredPixels(image, &detections);
   out.detections = std::move(detections);
   out.embed_ms = watch.ElapsedMs();
   return out;

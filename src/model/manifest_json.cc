@@ -1,0 +1,42 @@
+#include "model/manifest_json.h"
+
+#include <filesystem>
+
+#include "base/files.h"
+
+namespace photosearch::manifest_json {
+
+absl::Status Invalid(const char* kind, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(kind, " manifest: ", what));
+}
+
+absl::StatusOr<std::array<float, 3>> ReadTriple(const char* kind, const nlohmann::json& j,
+                                                const char* key, std::array<float, 3> fallback) {
+  if (!j.contains(key)) return fallback;
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_array() || v.size() != 3) {
+    return Invalid(kind, absl::StrCat("input.", key, " must be 3 numbers"));
+  }
+  std::array<float, 3> out{};
+  for (int i = 0; i < 3; ++i) {
+    if (!v[i].is_number()) return Invalid(kind, absl::StrCat("input.", key, " must be 3 numbers"));
+    out[i] = v[i].get<float>();
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ReadManifestFile(const char* kind, const std::string& path,
+                                             std::string* resolved) {
+  std::filesystem::path p(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) p /= "model.json";
+  *resolved = p.string();
+  auto text = ReadFile(p.string(), 1 << 20);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat(kind, " manifest: ", text.status().message()));
+  }
+  return text;
+}
+
+}  // namespace photosearch::manifest_json

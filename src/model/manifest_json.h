@@ -1,0 +1,58 @@
+// Parsing shared by the embedding-model and detector manifests (model.json):
+// reading the file, 3-number fields, and the "input" tensor section. Internal
+// to src/model.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace photosearch::manifest_json {
+
+// kInvalidArgument "<kind> manifest: <what>".
+absl::Status Invalid(const char* kind, const std::string& what);
+
+// j[key] as 3 numbers ("input.<key> must be 3 numbers"), `fallback` if absent.
+absl::StatusOr<std::array<float, 3>> ReadTriple(const char* kind, const nlohmann::json& j,
+                                                const char* key, std::array<float, 3> fallback);
+
+// The text of the manifest at `path` (a model.json, or a directory holding
+// one); *resolved is the file's path.
+absl::StatusOr<std::string> ReadManifestFile(const char* kind, const std::string& path,
+                                             std::string* resolved);
+
+// Fills m.input_width/height, rgb, scale, mean and std from the "input" object.
+template <typename Manifest>
+absl::Status ParseInput(const char* kind, const nlohmann::json& input, const char* default_order,
+                        float default_scale, Manifest* m) {
+  m->input_width = input.value("width", 0);
+  m->input_height = input.value("height", 0);
+  if (m->input_width < 8 || m->input_height < 8 || m->input_width > 4096 ||
+      m->input_height > 4096) {
+    return Invalid(kind, "input.width and input.height must be in 8..4096");
+  }
+  std::string order = input.value("color_order", default_order);
+  if (order != "RGB" && order != "BGR") {
+    return Invalid(kind, "input.color_order must be RGB or BGR");
+  }
+  m->rgb = order == "RGB";
+  m->scale = input.value("scale", default_scale);
+  if (!(m->scale > 0)) return Invalid(kind, "input.scale must be > 0");
+  auto mean = ReadTriple(kind, input, "mean", {0.f, 0.f, 0.f});
+  if (!mean.ok()) return mean.status();
+  m->mean = *mean;
+  auto stdev = ReadTriple(kind, input, "std", {1.f, 1.f, 1.f});
+  if (!stdev.ok()) return stdev.status();
+  m->std = *stdev;
+  for (float s : m->std) {
+    if (!(s > 0)) return Invalid(kind, "input.std values must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace photosearch::manifest_json
