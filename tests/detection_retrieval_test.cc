@@ -2,11 +2,13 @@
 // the server uses (EmbedRegions: decode -> detect -> crop -> embed) and real
 // shards:
 // 1. Cluttered scenes: 200 grocery test photos, each scaled to 20-40% of the
-//    frame's area and pasted at a random place onto another photo (a scene
-//    photo, or a grocery photo of another class). The 2,485 plain photos are
-//    indexed; the composites are the queries. Top-1 fine-class accuracy with
-//    detect=primary and detect=whole are both measured here (the target of
-//    +10 points for primary is not met yet; see the assertion).
+//    frame and pasted at a random place onto another photo (a scene photo, or
+//    a grocery photo of another class). The 2,485 plain photos are indexed;
+//    the composites are the queries. "20-40% of the frame" reads two ways,
+//    and both are built: the photo's sides 20-40% of the frame's (4-16% of
+//    its area: a thing in a room), and its area 20-40% of the frame's. Top-1
+//    fine-class accuracy with detect=primary must beat detect=whole by 10
+//    points on both, each measured here.
 // 2. Photo -> catalogue image: the 81 iconic images are indexed, the natural
 //    test photos query them; top-1 and top-5 class accuracy of whole and
 //    primary are reported (whole-image top-1 is known to be about 0.37).
@@ -114,10 +116,15 @@ class DetectionRetrievalTest : public ::testing::Test {
 PhotoEmbedder* DetectionRetrievalTest::embedder_ = nullptr;
 Detector* DetectionRetrievalTest::detector_ = nullptr;
 
-// `object` scaled to `area` of the frame, pasted at a random place on
-// `background` (resized to 640x480), as a JPEG.
+// How big the pasted photo is: a random fraction in [0.2, 0.4] of the
+// frame's sides (the photo fitted inside that share of the frame's width and
+// height), or of its area.
+enum class PasteSize { kSides, kArea };
+
+// `object` scaled by `size` to 20-40% of the frame, pasted at a random place
+// on `background` (resized to 640x480), as a JPEG.
 std::string Composite(const std::string& object_bytes, const std::string& background_bytes,
-                      std::mt19937& rng) {
+                      PasteSize size, std::mt19937& rng) {
   cv::Mat object =
       cv::imdecode(cv::Mat(1, object_bytes.size(), CV_8U, const_cast<char*>(object_bytes.data())),
                    cv::IMREAD_COLOR);
@@ -126,8 +133,12 @@ std::string Composite(const std::string& object_bytes, const std::string& backgr
       cv::IMREAD_COLOR);
   cv::Mat frame;
   cv::resize(background, frame, cv::Size(640, 480), 0, 0, cv::INTER_AREA);
-  const double area = std::uniform_real_distribution<double>(0.20, 0.40)(rng);
-  const double scale = std::sqrt(area * frame.cols * frame.rows / (object.cols * object.rows));
+  const double fraction = std::uniform_real_distribution<double>(0.20, 0.40)(rng);
+  const double scale =
+      size == PasteSize::kSides
+          ? fraction * std::min(static_cast<double>(frame.cols) / object.cols,
+                                static_cast<double>(frame.rows) / object.rows)
+          : std::sqrt(fraction * frame.cols * frame.rows / (object.cols * object.rows));
   cv::Mat small;
   cv::resize(object, small, cv::Size(), scale, scale, cv::INTER_AREA);
   small = small(cv::Rect(0, 0, std::min(small.cols, frame.cols), std::min(small.rows, frame.rows)));
@@ -151,39 +162,38 @@ TEST_F(DetectionRetrievalTest, PrimaryBeatsWholeOnClutteredScenes) {
   for (const char* name : {"rocket.jpg", "coffee.jpg", "astronaut.jpg", "chelsea.jpg"}) {
     scenes.push_back(*ReadFile(testing::AssetsDir() + "/photos/scenes/" + name));
   }
-  std::mt19937 rng(7);
-  std::vector<std::string> composites;
-  std::vector<int> classes;
-  const size_t stride = photos.size() / 200;
-  for (size_t q = 0; q < 200; ++q) {
-    const size_t i = q * stride;
-    std::string background;
-    if (q % 2 == 0) {
-      background = scenes[(q / 2) % scenes.size()];
-    } else {
-      size_t j = std::uniform_int_distribution<size_t>(0, photos.size() - 1)(rng);
-      while (photos[j].fine_class == photos[i].fine_class) j = (j + 97) % photos.size();
-      background = bytes[j];
+  for (PasteSize size : {PasteSize::kSides, PasteSize::kArea}) {
+    const char* name = size == PasteSize::kSides ? "sides" : "area";
+    SCOPED_TRACE(name);
+    std::mt19937 rng(7);
+    std::vector<std::string> composites;
+    std::vector<int> classes;
+    const size_t stride = photos.size() / 200;
+    for (size_t q = 0; q < 200; ++q) {
+      const size_t i = q * stride;
+      std::string background;
+      if (q % 2 == 0) {
+        background = scenes[(q / 2) % scenes.size()];
+      } else {
+        size_t j = std::uniform_int_distribution<size_t>(0, photos.size() - 1)(rng);
+        while (photos[j].fine_class == photos[i].fine_class) j = (j + 97) % photos.size();
+        background = bytes[j];
+      }
+      composites.push_back(Composite(bytes[i], background, size, rng));
+      classes.push_back(photos[i].fine_class);
     }
-    composites.push_back(Composite(bytes[i], background, rng));
-    classes.push_back(photos[i].fine_class);
+    const double whole =
+        Accuracy(*shard, Embed(composites, DetectPolicy::kWhole), classes, class_of, 1);
+    const double primary =
+        Accuracy(*shard, Embed(composites, DetectPolicy::kPrimary), classes, class_of, 1);
+    std::printf(
+        "cluttered scenes (20-40%% of the frame's %s), 200 composites over 2,485 indexed "
+        "photos: top-1 fine-class accuracy whole %.3f, primary %.3f (%+.1f points)\n",
+        name, whole, primary, 100 * (primary - whole));
+    RecordProperty(std::string(name) + "_whole_top1", std::to_string(whole));
+    RecordProperty(std::string(name) + "_primary_top1", std::to_string(primary));
+    EXPECT_GE(primary, whole + 0.10);
   }
-  const double whole =
-      Accuracy(*shard, Embed(composites, DetectPolicy::kWhole), classes, class_of, 1);
-  const double primary =
-      Accuracy(*shard, Embed(composites, DetectPolicy::kPrimary), classes, class_of, 1);
-  std::printf(
-      "cluttered scenes, 200 composites over 2,485 indexed photos: top-1 fine-class "
-      "accuracy whole %.3f, primary %.3f (+%.1f points)\n",
-      whole, primary, 100 * (primary - whole));
-  RecordProperty("whole_top1", std::to_string(whole));
-  RecordProperty("primary_top1", std::to_string(primary));
-  // The target is primary >= whole + 0.10; measured here +0.5 points
-  // (whole 0.610, primary 0.615): the detector finds single fruits inside the
-  // pasted shelf photos, so the primary crop is a close-up that the indexed
-  // whole shelf photos do not resemble (see docs/PERFORMANCE.md). Until a
-  // policy meets it, this guards against detection making queries worse.
-  EXPECT_GE(primary, whole - 0.05);
 }
 
 TEST_F(DetectionRetrievalTest, PhotoToCatalogueImage) {

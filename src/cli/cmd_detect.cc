@@ -6,6 +6,7 @@
 #include "base/stopwatch.h"
 #include "cli/common.h"
 #include "image/decode.h"
+#include "model/detect_policy.h"
 #include "model/detector.h"
 #include "nlohmann/json.hpp"
 
@@ -37,14 +38,22 @@ int RunDetect(const DetectFlags& flags) {
   if (!image.ok()) return Fail("detect", Annotate(image.status(), flags.image));
   const double decode_ms = watch.ElapsedMs();
   watch.Reset();
-  auto boxes = (*detector)->Detect(*image);
-  if (!boxes.ok()) return Fail("detect", Annotate(boxes.status(), flags.image));
+  auto found = (*detector)->Detect(*image);
+  if (!found.ok()) return Fail("detect", Annotate(found.status(), flags.image));
   const double detect_ms = watch.ElapsedMs();
+  // The object detect=primary would crop, among the boxes printed.
+  CropOptions crop_options;
+  crop_options.context_classes = (*detector)->manifest().context_classes;
+  const int proposal =
+      CropRegions(DetectPolicy::kPrimary, *found, image->width, image->height, crop_options)[0]
+          .detection;
+  const int primary = proposal >= 0 ? PrimaryAmongObjects(&*found, proposal) : -1;
+  const std::vector<Detection>* boxes = &found->objects;
 
   // Boxes in the pixels of the photo as stored (the decoder may have scaled it down).
   const int width = image->source_width > 0 ? image->source_width : image->width;
   const int height = image->source_height > 0 ? image->source_height : image->height;
-  ToStoredPixels(*image, &*boxes);
+  ToStoredPixels(*image, &found->objects);
 
   const DetectorManifest& m = (*detector)->manifest();
   if (flags.json) {
@@ -55,11 +64,14 @@ int RunDetect(const DetectFlags& flags) {
                           {"runtime", (*detector)->runtime()},
                           {"detections", nlohmann::json::array()},
                           {"took_ms", {{"decode", decode_ms}, {"detect", detect_ms}}}};
-    for (const Detection& d : *boxes) {
+    for (size_t i = 0; i < boxes->size(); ++i) {
+      const Detection& d = (*boxes)[i];
       out["detections"].push_back({{"class", d.class_name},
                                    {"class_id", d.class_id},
                                    {"score", d.score},
-                                   {"box", {d.x0, d.y0, d.x1, d.y1}}});
+                                   {"objectness", d.objectness},
+                                   {"box", {d.x0, d.y0, d.x1, d.y1}},
+                                   {"primary", static_cast<int>(i) == primary}});
     }
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
@@ -67,9 +79,10 @@ int RunDetect(const DetectFlags& flags) {
   if (!boxes->empty()) {
     std::printf("%-14s %-6s %7s %7s %7s %7s\n", "class", "score", "x0", "y0", "x1", "y1");
   }
-  for (const Detection& d : *boxes) {
-    std::printf("%-14s %-6.3f %7.1f %7.1f %7.1f %7.1f\n", d.class_name.c_str(), d.score, d.x0, d.y0,
-                d.x1, d.y1);
+  for (size_t i = 0; i < boxes->size(); ++i) {
+    const Detection& d = (*boxes)[i];
+    std::printf("%-14s %-6.3f %7.1f %7.1f %7.1f %7.1f%s\n", d.class_name.c_str(), d.score, d.x0,
+                d.y0, d.x1, d.y1, static_cast<int>(i) == primary ? "  primary" : "");
   }
   std::fprintf(stderr,
                "%zu object(s) in %dx%d; model %s (%s), load %.0f ms, decode %.1f ms, "

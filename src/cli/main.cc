@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
   CLI::App* detect_cmd = app.add_subcommand(
       "detect",
       "Print the objects the detector finds in IMAGE: one line per box (class, score, x0 y0 x1 y1\n"
-      "in the photo's pixels), or JSON.");
+      "in the photo's pixels), or JSON. The box --detect primary would crop is marked \"primary\"\n"
+      "(it may be a low-scoring box of no sure class, listed for that reason).");
   detect_cmd->add_option("image", detect.image, "photo (JPEG, PNG or WebP)")
       ->required()
       ->check(CLI::ExistingFile);

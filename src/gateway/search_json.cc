@@ -54,6 +54,7 @@ std::string SearchResponseJson(const SearchResponse& response, bool image_urls, 
       json object = {{"box", {o.box.x0, o.box.y0, o.box.x1, o.box.y1}},
                      {"class", o.box.class_name},
                      {"score", o.box.score},
+                     {"objectness", o.box.objectness},
                      {"primary", o.primary}};
       if (response.detect == "all") object["results"] = ResultsJson(o.results, image_urls);
       objects.push_back(std::move(object));

@@ -50,31 +50,27 @@ double Salience(const Detection& d, int image_width, int image_height) {
   const double dy = (d.y0 + d.y1) / 2.0 - image_height / 2.0;
   const double half_diagonal = std::hypot(image_width, image_height) / 2.0;
   const double off_centre = std::min(1.0, std::hypot(dx, dy) / half_diagonal);
-  return d.score * std::sqrt(std::min(1.0, area)) * (1.0 - 0.5 * off_centre);
+  return std::sqrt(std::max(0.f, d.objectness) * std::min(1.0, area)) * (1.0 - off_centre);
 }
 
 int PickPrimary(const std::vector<Detection>& detections, int image_width, int image_height,
                 const CropOptions& options) {
-  auto is_context = [&](const Detection& d) {
-    return std::find(options.context_classes.begin(), options.context_classes.end(),
-                     d.class_name) != options.context_classes.end();
-  };
-  // First among the things, then (none usable) among the context.
-  for (bool context : {false, true}) {
-    int best = -1;
-    double best_salience = 0;
-    for (int i = 0; i < static_cast<int>(detections.size()); ++i) {
-      const Detection& d = detections[i];
-      if (is_context(d) != context || !UsableSize(d, image_width, image_height, options)) continue;
-      double s = Salience(d, image_width, image_height);
-      if (s > best_salience) {
-        best = i;
-        best_salience = s;
-      }
+  int best = -1;
+  double best_salience = 0;
+  for (int i = 0; i < static_cast<int>(detections.size()); ++i) {
+    const Detection& d = detections[i];
+    if (!UsableSize(d, image_width, image_height, options)) continue;
+    double s = Salience(d, image_width, image_height);
+    if (std::find(options.context_classes.begin(), options.context_classes.end(), d.class_name) !=
+        options.context_classes.end()) {
+      s *= options.context_weight;
     }
-    if (best >= 0) return best;
+    if (s > best_salience) {
+      best = i;
+      best_salience = s;
+    }
   }
-  return -1;
+  return best;
 }
 
 CropRect PaddedCrop(const Detection& d, int index, int image_width, int image_height,
@@ -92,27 +88,43 @@ CropRect PaddedCrop(const Detection& d, int index, int image_width, int image_he
   return CropRect{x0, y0, x1 - x0, y1 - y0, index};
 }
 
-std::vector<CropRect> CropRegions(DetectPolicy policy, const std::vector<Detection>& detections,
-                                  int image_width, int image_height, const CropOptions& options) {
+std::vector<CropRect> CropRegions(DetectPolicy policy, const Detections& found, int image_width,
+                                  int image_height, const CropOptions& options) {
   const CropRect whole{0, 0, image_width, image_height, -1};
   switch (policy) {
     case DetectPolicy::kWhole:
       return {whole};
     case DetectPolicy::kPrimary: {
-      int primary = PickPrimary(detections, image_width, image_height, options);
+      int primary = PickPrimary(found.proposals, image_width, image_height, options);
       if (primary < 0) return {whole};
-      return {PaddedCrop(detections[primary], primary, image_width, image_height, options)};
+      return {PaddedCrop(found.proposals[primary], primary, image_width, image_height, options)};
     }
     case DetectPolicy::kAll: {
       std::vector<CropRect> crops = {whole};
-      for (int i = 0; i < static_cast<int>(detections.size()); ++i) {
-        if (!UsableSize(detections[i], image_width, image_height, options)) continue;
-        crops.push_back(PaddedCrop(detections[i], i, image_width, image_height, options));
+      for (int i = 0; i < static_cast<int>(found.objects.size()); ++i) {
+        if (!UsableSize(found.objects[i], image_width, image_height, options)) continue;
+        crops.push_back(PaddedCrop(found.objects[i], i, image_width, image_height, options));
       }
       return crops;
     }
   }
   return {whole};
+}
+
+int PrimaryAmongObjects(Detections* found, int p) {
+  const Detection& primary = found->proposals.at(p);
+  int best = -1;
+  float best_iou = 0.5f;
+  for (int i = 0; i < static_cast<int>(found->objects.size()); ++i) {
+    const float iou = BoxIoU(found->objects[i], primary);
+    if (iou >= best_iou) {
+      best = i;
+      best_iou = iou;
+    }
+  }
+  if (best >= 0) return best;
+  found->objects.push_back(primary);
+  return static_cast<int>(found->objects.size()) - 1;
 }
 
 Image CropImage(const Image& image, const CropRect& rect) {

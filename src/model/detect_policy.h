@@ -3,8 +3,10 @@
 // query are cut the same way.
 //
 //   kWhole    the whole image (detection off)
-//   kPrimary  the most salient detection, padded; the whole image if none
-//   kAll      the whole image, then one padded crop per detection
+//   kPrimary  the most salient proposal (Detections::proposals), padded; the
+//             whole image if none
+//   kAll      the whole image, then one padded crop per object
+//             (Detections::objects)
 //
 // Thread-safe (pure functions).
 #pragma once
@@ -37,9 +39,11 @@ struct CropOptions {
   // (the dining table under a cup, a cat filling the frame): their padded crop
   // is about the whole image, which the fallback already gives. Not used either.
   float max_area_fraction = 0.9f;
-  // Detections of these classes (DetectorManifest::context_classes) are
-  // chosen as the primary object only when no other detection is usable.
+  // Detections of these classes (DetectorManifest::context_classes) have
+  // their salience multiplied by context_weight: the person holding a thing,
+  // the table under it, win only when nothing else stands out.
   std::vector<std::string> context_classes;
+  float context_weight = 0.25f;
 };
 
 // A region of the image, in its pixels: [x, x + width) x [y, y + height).
@@ -48,21 +52,30 @@ struct CropRect {
   int y = 0;
   int width = 0;
   int height = 0;
-  int detection = -1;  // index into the detections, or -1 for the whole image
+  // Index into the list the policy chose from (Detections::proposals for
+  // kPrimary, ::objects for kAll), or -1 for the whole image.
+  int detection = -1;
 
   bool operator==(const CropRect&) const = default;
 };
 
 // How salient a detection is as "the" object of a photo:
-//   score * sqrt(area fraction) * (1 - 0.5 * d)
+//   sqrt(objectness * area fraction) * (1 - d)
 // where d is the distance from the box centre to the image centre divided by
-// half the image diagonal (0 at the centre, 1 in a corner). A box 4x larger
-// counts 2x; an object in a corner counts half as much as the same in the
-// centre; confidence scales it linearly. Returns 0 for empty boxes/images.
+// half the image diagonal (0 at the centre, 1 in a corner). A box 4x larger,
+// or 4x more surely an object, counts 2x; salience falls linearly from the
+// centre to nothing in a corner (people centre what they photograph). The
+// class score plays no part: the listed thing is often none of the
+// detector's classes. Returns 0 for empty boxes/images.
+//
+// Chosen by measurement on composites (docs/PERFORMANCE.md): the class score,
+// a weaker centre term (1 - 0.5 d) or a stricter threshold each found the
+// pasted product less often.
 double Salience(const Detection& d, int image_width, int image_height);
 
 // Index of the most salient detection covering between options.min_area_fraction
-// and options.max_area_fraction of the image, or -1 if there is none.
+// and options.max_area_fraction of the image (context classes weighted by
+// options.context_weight), or -1 if there is none.
 int PickPrimary(const std::vector<Detection>& detections, int image_width, int image_height,
                 const CropOptions& options = {});
 
@@ -72,11 +85,16 @@ CropRect PaddedCrop(const Detection& d, int index, int image_width, int image_he
                     const CropOptions& options = {});
 
 // The regions to embed under `policy`; never empty (the whole image is the
-// fallback). kAll lists the whole image first, then detections in the order
-// given (skipping those outside options.min/max_area_fraction).
-std::vector<CropRect> CropRegions(DetectPolicy policy, const std::vector<Detection>& detections,
-                                  int image_width, int image_height,
-                                  const CropOptions& options = {});
+// fallback). kPrimary picks among found.proposals; kAll lists the whole image
+// first, then found.objects in their order (skipping those outside
+// options.min/max_area_fraction).
+std::vector<CropRect> CropRegions(DetectPolicy policy, const Detections& found, int image_width,
+                                  int image_height, const CropOptions& options = {});
+
+// Where proposal `p` (the primary object) stands among found->objects: the
+// index of the object covering the same place (IoU >= 0.5, the best such),
+// or, when no labelled object does, the index it gets appended at.
+int PrimaryAmongObjects(Detections* found, int p);
 
 // A copy of `rect` of `image`. source_width/height are scaled with it, so they
 // keep meaning "this region's size in the encoded photo".

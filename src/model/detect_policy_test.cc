@@ -1,5 +1,7 @@
 #include "model/detect_policy.h"
 
+#include <cmath>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -8,9 +10,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A box whose objectness and score are both `score`.
 Detection Box(float x0, float y0, float x1, float y1, float score, int cls = 0) {
   Detection d;
-  d.x0 = x0, d.y0 = y0, d.x1 = x1, d.y1 = y1, d.score = score, d.class_id = cls;
+  d.x0 = x0, d.y0 = y0, d.x1 = x1, d.y1 = y1, d.class_id = cls;
+  d.score = d.objectness = score;
   return d;
 }
 
@@ -31,36 +35,43 @@ TEST(DetectPolicy, ParsesTheThreeNames) {
               HasSubstr("unknown detect policy 'largest'"));
 }
 
-TEST(DetectPolicy, SalienceWeighsAreaCentralityAndConfidence) {
+TEST(DetectPolicy, SalienceWeighsAreaCentralityAndObjectness) {
   const int w = 1000, h = 800;
-  // Same box, centred vs in a corner: the centred one wins, by up to 2x.
+  // The same box in the centre, halfway to the top-left corner: half as salient.
   Detection centre = Box(400, 300, 600, 500, 0.8f);
-  Detection corner = Box(0, 0, 200, 200, 0.8f);
-  EXPECT_GT(Salience(centre, w, h), Salience(corner, w, h));
-  EXPECT_LE(Salience(centre, w, h), 2 * Salience(corner, w, h));
+  Detection halfway = Box(150, 100, 350, 300, 0.8f);
+  EXPECT_NEAR(Salience(halfway, w, h), Salience(centre, w, h) / 2, 1e-9);
   // Four times the area counts twice as much.
   Detection big = Box(300, 200, 700, 600, 0.8f);  // same centre, 4x the area
   EXPECT_NEAR(Salience(big, w, h), 2 * Salience(centre, w, h), 1e-9);
-  // Confidence scales linearly.
-  Detection unsure = Box(400, 300, 600, 500, 0.4f);
+  // So does four times the objectness; the class score plays no part.
+  Detection unsure = Box(400, 300, 600, 500, 0.2f);
   EXPECT_NEAR(Salience(unsure, w, h), Salience(centre, w, h) / 2, 1e-9);
+  unsure.score = 0.01f;
+  EXPECT_NEAR(Salience(unsure, w, h), Salience(centre, w, h) / 2, 1e-9);
+  EXPECT_NEAR(Salience(centre, w, h), std::sqrt(0.8 * 0.05), 1e-6);
   EXPECT_EQ(Salience(Box(5, 5, 5, 9, 0.9f), w, h), 0);  // empty box
   EXPECT_EQ(Salience(centre, 0, 0), 0);
 }
 
-// The person holding a thing, the table under it: context, chosen only when
-// nothing else is found.
+// The person holding a thing, the table under it: context, weighted down
+// (options.context_weight) so that a thing of some size wins over them.
 TEST(DetectPolicy, ContextClassesYieldToThings) {
   const int w = 1000, h = 1000;
   Detection person = Box(100, 50, 900, 950, 0.95f);
   person.class_name = "person";
-  Detection cup = Box(600, 600, 800, 800, 0.5f);
+  Detection cup = Box(400, 400, 700, 700, 0.8f);
   cup.class_name = "cup";
   CropOptions options;
   EXPECT_EQ(PickPrimary({person, cup}, w, h, options), 0);  // without context classes
   options.context_classes = {"person", "diningtable"};
   EXPECT_EQ(PickPrimary({person, cup}, w, h, options), 1);
   EXPECT_EQ(PickPrimary({person}, w, h, options), 0);  // nothing else: the person
+  // A weight, not a veto: a sliver of a thing in a corner does not beat the person.
+  Detection crumb = Box(900, 900, 1000, 1000, 0.3f);
+  EXPECT_EQ(PickPrimary({person, crumb}, w, h, options), 0);
+  options.context_weight = 0;
+  EXPECT_EQ(PickPrimary({person, crumb}, w, h, options), 1);
 }
 
 TEST(DetectPolicy, PrimaryIsTheMostSalientLargeEnoughBox) {
@@ -93,7 +104,9 @@ TEST(DetectPolicy, CropsArePaddedAndClamped) {
   CropRect c = PaddedCrop(Box(100, 50, 300, 150, 0.9f), 3, 640, 480);
   EXPECT_EQ(c, (CropRect{80, 40, 240, 120, 3}));
   // Fractional boxes are rounded outwards.
-  c = PaddedCrop(Box(100.5f, 50.5f, 200.2f, 100.2f, 0.9f), 0, 640, 480, {0.f, 0.f, 1.f, {}});
+  CropOptions no_margin;
+  no_margin.margin = 0;
+  c = PaddedCrop(Box(100.5f, 50.5f, 200.2f, 100.2f, 0.9f), 0, 640, 480, no_margin);
   EXPECT_EQ(c, (CropRect{100, 50, 101, 51, 0}));
   // Near the edges the padding is cut at the image.
   c = PaddedCrop(Box(5, 2, 640, 480, 0.9f), 0, 640, 480);
@@ -106,20 +119,39 @@ TEST(DetectPolicy, CropsArePaddedAndClamped) {
 TEST(DetectPolicy, RegionsPerPolicy) {
   const int w = 400, h = 300;
   const CropRect whole{0, 0, w, h, -1};
-  std::vector<Detection> boxes = {Box(10, 10, 110, 110, 0.9f), Box(200, 100, 300, 200, 0.8f, 5),
-                                  Box(0, 0, 5, 5, 0.99f), Box(0, 0, 400, 300, 0.7f, 60)};
-  EXPECT_EQ(CropRegions(DetectPolicy::kWhole, boxes, w, h), std::vector<CropRect>{whole});
+  Detections found;
+  found.objects = {Box(10, 10, 110, 110, 0.9f), Box(200, 100, 300, 200, 0.8f, 5),
+                   Box(0, 0, 5, 5, 0.99f), Box(0, 0, 400, 300, 0.7f, 60)};
+  found.proposals = found.objects;
+  EXPECT_EQ(CropRegions(DetectPolicy::kWhole, found, w, h), std::vector<CropRect>{whole});
   EXPECT_EQ(CropRegions(DetectPolicy::kPrimary, {}, w, h), std::vector<CropRect>{whole});
   EXPECT_EQ(CropRegions(DetectPolicy::kAll, {}, w, h), std::vector<CropRect>{whole});
 
-  std::vector<CropRect> primary = CropRegions(DetectPolicy::kPrimary, boxes, w, h);
+  std::vector<CropRect> primary = CropRegions(DetectPolicy::kPrimary, found, w, h);
   ASSERT_EQ(primary.size(), 1u);
-  EXPECT_EQ(primary[0], PaddedCrop(boxes[1], 1, w, h));  // more central than box 0
+  EXPECT_EQ(primary[0], PaddedCrop(found.objects[1], 1, w, h));  // more central than box 0
+  // The primary object is chosen among the proposals, the rest among the objects.
+  found.proposals = {Box(0, 0, 5, 5, 0.9f), Box(140, 80, 260, 220, 0.3f, 7)};
+  primary = CropRegions(DetectPolicy::kPrimary, found, w, h);
+  EXPECT_EQ(primary, std::vector<CropRect>{PaddedCrop(found.proposals[1], 1, w, h)});
 
-  std::vector<CropRect> all = CropRegions(DetectPolicy::kAll, boxes, w, h);
-  // The whole image first, then each box of a usable size, in the given order.
-  EXPECT_EQ(all, (std::vector<CropRect>{whole, PaddedCrop(boxes[0], 0, w, h),
-                                        PaddedCrop(boxes[1], 1, w, h)}));
+  std::vector<CropRect> all = CropRegions(DetectPolicy::kAll, found, w, h);
+  // The whole image first, then each object of a usable size, in the given order.
+  EXPECT_EQ(all, (std::vector<CropRect>{whole, PaddedCrop(found.objects[0], 0, w, h),
+                                        PaddedCrop(found.objects[1], 1, w, h)}));
+}
+
+TEST(DetectPolicy, PrimaryAmongObjectsFindsOrAppendsIt) {
+  Detections found;
+  found.objects = {Box(0, 0, 100, 100, 0.9f), Box(200, 0, 300, 100, 0.8f)};
+  // Over object 1 (IoU 10,000 / 11,000 > 0.5): that object.
+  found.proposals = {Box(200, 0, 300, 110, 0.9f), Box(0, 0, 100, 220, 0.4f)};
+  EXPECT_EQ(PrimaryAmongObjects(&found, 0), 1);
+  EXPECT_EQ(found.objects.size(), 2u);
+  // Over no object well enough (IoU 100 / 220 with object 0): appended.
+  EXPECT_EQ(PrimaryAmongObjects(&found, 1), 2);
+  ASSERT_EQ(found.objects.size(), 3u);
+  EXPECT_EQ(found.objects[2].y1, 220);
 }
 
 TEST(DetectPolicy, CropImageCopiesTheRegion) {

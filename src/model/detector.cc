@@ -69,7 +69,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Load(const std::string& path
       new Detector(std::move(manifest), std::move(runtime_name), std::move(*runtime)));
 }
 
-absl::StatusOr<std::vector<Detection>> Detector::Detect(const Image& image) {
+absl::StatusOr<Detections> Detector::Detect(const Image& image) {
   std::vector<float> input(DetectorInputSize(manifest_));
   ASSIGN_OR_RETURN(Letterbox box, LetterboxImage(image, manifest_, input.data()));
   absl::StatusOr<DetectorOutput> out;
@@ -98,6 +98,11 @@ void ToStoredPixels(const Image& image, std::vector<Detection>* boxes) {
     d.x0 *= sx, d.x1 *= sx;
     d.y0 *= sy, d.y1 *= sy;
   }
+}
+
+void ToStoredPixels(const Image& image, Detections* found) {
+  ToStoredPixels(image, &found->objects);
+  ToStoredPixels(image, &found->proposals);
 }
 
 int DetectorDecodeMinSide(const DetectorManifest& m) {
@@ -158,10 +163,9 @@ absl::StatusOr<Letterbox> LetterboxImage(const Image& image, const DetectorManif
   return box;
 }
 
-absl::StatusOr<std::vector<Detection>> DecodeYoloxOutput(const float* output, int rows, int cols,
-                                                         const DetectorManifest& m,
-                                                         const Letterbox& box, int image_width,
-                                                         int image_height) {
+absl::StatusOr<Detections> DecodeYoloxOutput(const float* output, int rows, int cols,
+                                             const DetectorManifest& m, const Letterbox& box,
+                                             int image_width, int image_height) {
   const int classes = static_cast<int>(m.class_names.size());
   if (rows != m.ExpectedRows() || cols != 5 + classes) {
     return absl::InternalError(absl::StrCat("detector ", m.id, " output is [", rows, ",", cols,
@@ -171,7 +175,8 @@ absl::StatusOr<std::vector<Detection>> DecodeYoloxOutput(const float* output, in
   if (!(box.scale > 0)) return absl::InvalidArgumentError("decode: letterbox scale must be > 0");
   const float max_x = static_cast<float>(image_width);
   const float max_y = static_cast<float>(image_height);
-  std::vector<Detection> candidates;
+  std::vector<Detection> objects, proposals;
+  const float min_objectness = std::min(m.score_threshold, m.objectness_threshold);
   int row = 0;
   for (int stride : m.strides) {
     const int grid_w = m.input_width / stride;
@@ -181,11 +186,13 @@ absl::StatusOr<std::vector<Detection>> DecodeYoloxOutput(const float* output, in
         const float* r = output + static_cast<size_t>(row) * cols;
         const float objectness = r[4];
         // Class probabilities are <= 1, so score <= objectness.
-        if (!(objectness >= m.score_threshold)) continue;
+        if (!(objectness >= min_objectness)) continue;
         const float* cls = r + 5;
         const int best = static_cast<int>(std::max_element(cls, cls + classes) - cls);
         const float score = objectness * cls[best];
-        if (!(score >= m.score_threshold)) continue;
+        const bool is_object = score >= m.score_threshold;
+        const bool is_proposal = objectness >= m.objectness_threshold;
+        if (!is_object && !is_proposal) continue;
         const float cx = (r[0] + gx) * stride;
         const float cy = (r[1] + gy) * stride;
         const float w = std::exp(r[2]) * stride;
@@ -199,14 +206,20 @@ absl::StatusOr<std::vector<Detection>> DecodeYoloxOutput(const float* output, in
         if (!(d.x1 - d.x0 >= 1.f) || !(d.y1 - d.y0 >= 1.f)) continue;
         d.class_id = best;
         d.score = score;
-        candidates.push_back(std::move(d));
+        d.objectness = objectness;
+        if (is_proposal) proposals.push_back(d);
+        if (is_object) objects.push_back(std::move(d));
       }
     }
   }
-  std::vector<Detection> kept =
-      ClassWiseNms(std::move(candidates), m.iou_threshold, m.max_detections);
-  for (Detection& d : kept) d.class_name = m.class_names[d.class_id];
-  return kept;
+  Detections found;
+  found.objects = ClassWiseNms(std::move(objects), m.iou_threshold, m.max_detections);
+  found.proposals = Nms(std::move(proposals), m.iou_threshold, m.max_detections,
+                        /*within_class=*/false, &Detection::objectness);
+  for (auto* list : {&found.objects, &found.proposals}) {
+    for (Detection& d : *list) d.class_name = m.class_names[d.class_id];
+  }
+  return found;
 }
 
 float BoxIoU(const Detection& a, const Detection& b) {
@@ -220,14 +233,20 @@ float BoxIoU(const Detection& a, const Detection& b) {
 
 std::vector<Detection> ClassWiseNms(std::vector<Detection> boxes, float iou_threshold,
                                     int max_keep) {
+  return Nms(std::move(boxes), iou_threshold, max_keep, /*within_class=*/true, &Detection::score);
+}
+
+std::vector<Detection> Nms(std::vector<Detection> boxes, float iou_threshold, int max_keep,
+                           bool within_class, float Detection::*rank) {
   std::stable_sort(boxes.begin(), boxes.end(),
-                   [](const Detection& a, const Detection& b) { return a.score > b.score; });
+                   [rank](const Detection& a, const Detection& b) { return a.*rank > b.*rank; });
   std::vector<Detection> kept;
   for (Detection& candidate : boxes) {
     if (static_cast<int>(kept.size()) >= max_keep) break;
     bool suppressed = false;
     for (const Detection& k : kept) {
-      if (k.class_id == candidate.class_id && BoxIoU(k, candidate) > iou_threshold) {
+      if ((!within_class || k.class_id == candidate.class_id) &&
+          BoxIoU(k, candidate) > iou_threshold) {
         suppressed = true;
         break;
       }

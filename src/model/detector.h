@@ -30,10 +30,26 @@ struct Detection {
   float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
   int class_id = -1;
   std::string class_name;
-  float score = 0;  // objectness * class probability, in [0, 1]
+  float score = 0;       // objectness * class probability, in [0, 1]
+  float objectness = 0;  // "an object is here", whatever its class, in [0, 1]
 
   float width() const { return x1 - x0; }
   float height() const { return y1 - y0; }
+};
+
+// What one forward pass finds, as two lists of boxes in the same pixels.
+struct Detections {
+  // Labelled objects: score >= thresholds.score, NMS within each class, best
+  // score first, at most thresholds.max_detections. What `photosearch detect`
+  // prints, the web page draws and detect=all embeds.
+  std::vector<Detection> objects;
+  // Class-agnostic candidates for the photo's primary object (detect=primary):
+  // objectness >= thresholds.objectness, NMS across classes, most object-like
+  // first, at most thresholds.max_detections; class_name is the likeliest class
+  // however unlikely. The network sees a thing outside its classes (a packet,
+  // a shelf of jars, a product photo within a photo) as "an object" long before
+  // it can name it.
+  std::vector<Detection> proposals;
 };
 
 struct DetectorOptions {
@@ -58,9 +74,9 @@ class Detector {
                                                         const DetectorOptions& options = {});
   ~Detector();
 
-  // Boxes scoring at least the manifest's threshold after class-wise NMS,
-  // best first, at most thresholds.max_detections of them. None is not an error.
-  absl::StatusOr<std::vector<Detection>> Detect(const Image& image);
+  // The objects and proposals found on `image` (see Detections). None is not
+  // an error.
+  absl::StatusOr<Detections> Detect(const Image& image);
 
   // Runs the forward passes through `executor` (which must call the function
   // it is given, on any thread, and return when it has run), e.g. on the
@@ -103,22 +119,26 @@ absl::StatusOr<Letterbox> LetterboxImage(const Image& image, const DetectorManif
 
 // Decodes a "yolox" output of `rows` x `cols` floats (rows == m.ExpectedRows(),
 // cols == 5 + classes) into boxes on an image of image_width x image_height
-// placed by `box`: threshold, clamp, class-wise NMS, best first.
-absl::StatusOr<std::vector<Detection>> DecodeYoloxOutput(const float* output, int rows, int cols,
-                                                         const DetectorManifest& m,
-                                                         const Letterbox& box, int image_width,
-                                                         int image_height);
+// placed by `box`: threshold, clamp, NMS (see Detections).
+absl::StatusOr<Detections> DecodeYoloxOutput(const float* output, int rows, int cols,
+                                             const DetectorManifest& m, const Letterbox& box,
+                                             int image_width, int image_height);
 
 // Moves boxes detected on `image` (which the decoder may have scaled down) to
 // the pixels of the photo as stored (Image::source_width x source_height).
 void ToStoredPixels(const Image& image, std::vector<Detection>* boxes);
+void ToStoredPixels(const Image& image, Detections* found);
 
 // Intersection over union of two boxes (0 when either is empty).
 float BoxIoU(const Detection& a, const Detection& b);
 
-// Greedy NMS within each class: keeps the best box, drops any box of the same
-// class overlapping a kept one by IoU > iou_threshold. Returns at most
-// `max_keep` boxes, best first.
+// Greedy NMS: keeps the box ranking highest by `rank` (Detection::score or
+// ::objectness), drops any box overlapping a kept one by IoU > iou_threshold
+// (within its class only when `within_class`), and so on. Returns at most
+// `max_keep` boxes, highest first.
+std::vector<Detection> Nms(std::vector<Detection> boxes, float iou_threshold, int max_keep,
+                           bool within_class, float Detection::*rank);
+// Nms within each class, by score.
 std::vector<Detection> ClassWiseNms(std::vector<Detection> boxes, float iou_threshold,
                                     int max_keep);
 

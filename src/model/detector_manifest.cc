@@ -154,6 +154,10 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
     if (!(m.score_threshold > 0 && m.score_threshold <= 1)) {
       return Invalid("thresholds.score must be in (0, 1]");
     }
+    m.objectness_threshold = thresholds.value("objectness", m.score_threshold);
+    if (!(m.objectness_threshold > 0 && m.objectness_threshold <= 1)) {
+      return Invalid("thresholds.objectness must be in (0, 1]");
+    }
     m.iou_threshold = thresholds.value("iou", 0.45f);
     if (!(m.iou_threshold > 0 && m.iou_threshold <= 1)) {
       return Invalid("thresholds.iou must be in (0, 1]");

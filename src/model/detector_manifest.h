@@ -14,7 +14,7 @@
 //   "letterbox": {"align": "top-left", "pad_value": 114, "interpolation": "bilinear"},
 //   "output": {"family": "yolox", "name": "output", "strides": [8, 16, 32],
 //              "sigmoid_applied": true},
-//   "thresholds": {"score": 0.3, "iou": 0.45, "max_detections": 100},
+//   "thresholds": {"score": 0.3, "objectness": 0.1, "iou": 0.45, "max_detections": 100},
 //   "classes": "coco_classes.txt"   // one class name per line, in output order,
 // }                                   // or an inline JSON array of names
 //
@@ -53,8 +53,11 @@ struct DetectorManifest {
   std::string family;       // "yolox"
   std::string output_name;  // ONNX output; "" = the network's last output
   std::vector<int> strides;
-  float score_threshold = 0.3f;  // on obj * cls
-  float iou_threshold = 0.45f;   // class-wise NMS
+  float score_threshold = 0.3f;  // on obj * cls: Detections::objects
+  // On obj alone: Detections::proposals. Absent from the manifest: the score
+  // threshold.
+  float objectness_threshold = 0.3f;
+  float iou_threshold = 0.45f;  // NMS
   int max_detections = 100;
   std::vector<std::string> class_names;  // index = class id
   // Classes that are usually the scene around a listed thing rather than the

@@ -4,6 +4,7 @@
 #include "model/detector.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "base/files.h"
 #include "gmock/gmock.h"
@@ -70,7 +71,9 @@ TEST(DetectorManifest, BundledManifestLoads) {
   EXPECT_EQ(m->class_names[0], "person");
   EXPECT_EQ(m->class_names[79], "toothbrush");
   EXPECT_FLOAT_EQ(m->score_threshold, 0.3f);
+  EXPECT_FLOAT_EQ(m->objectness_threshold, 0.1f);
   EXPECT_FLOAT_EQ(m->iou_threshold, 0.45f);
+  EXPECT_FLOAT_EQ(Tiny().objectness_threshold, 0.3f);  // absent: the score threshold
   // Neither loader takes the other's manifest.
   auto as_embedder = LoadModelManifest(DetectorDir());
   EXPECT_THAT(std::string(as_embedder.status().message()), HasSubstr("not an embedding model"));
@@ -104,6 +107,7 @@ TEST(DetectorManifest, RefusesBadFieldsWithTheFieldName) {
       {"/output/sigmoid_applied", false, "sigmoid_applied"},
       {"/thresholds/iou", 1.5, "thresholds.iou must be in (0, 1]"},
       {"/thresholds/score", 0, "thresholds.score"},
+      {"/thresholds/objectness", 1.1, "thresholds.objectness must be in (0, 1]"},
       {"/thresholds/max_detections", 0, "max_detections"},
       {"/classes", json::array(), "names no class"},
       {"/classes", 80, "a file name or an array"},
@@ -157,11 +161,13 @@ TEST(YoloxDecode, GridComesFromTheManifest) {
   SetRow(out, 0, 0.5f, 0.5f, 1, 1, 0.9f, 0, 0.3f);
   SetRow(out, 2, 0.5f, 0.5f, 1, 1, 0.2f, 0, 1.0f);
   // The image was 128x64, letterboxed at scale 0.5 to the top-left.
-  auto d = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{0.5f, 0, 0}, 128, 64);
-  ASSERT_TRUE(d.ok()) << d.status();
+  auto found = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{0.5f, 0, 0}, 128, 64);
+  ASSERT_TRUE(found.ok()) << found.status();
+  const std::vector<Detection>* d = &found->objects;
   ASSERT_EQ(d->size(), 2u);
   EXPECT_EQ((*d)[0].class_name, "b");
   EXPECT_NEAR((*d)[0].score, 0.72f, 1e-6);
+  EXPECT_NEAR((*d)[0].objectness, 0.9f, 1e-6);
   EXPECT_NEAR((*d)[0].x0, 16, 1e-4);
   EXPECT_NEAR((*d)[0].y0, 32, 1e-4);
   EXPECT_NEAR((*d)[0].x1, 80, 1e-4);
@@ -169,10 +175,24 @@ TEST(YoloxDecode, GridComesFromTheManifest) {
   EXPECT_EQ((*d)[1].class_id, 2);
   EXPECT_NEAR((*d)[1].x0, 80, 1e-4);
   EXPECT_NEAR((*d)[1].y1, 48, 1e-4);
+  // Proposals go by objectness alone (threshold 0.3 here): row 0, a sure
+  // object of no sure class, is one; row 2 (objectness 0.2) is not.
+  const std::vector<Detection>& p = found->proposals;
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_NEAR(p[0].objectness, 0.9f, 1e-6);
+  EXPECT_NEAR(p[1].objectness, 0.9f, 1e-6);
+  EXPECT_NEAR(p[2].objectness, 0.6f, 1e-6);
+  EXPECT_TRUE(p[0].class_name == "a" || p[1].class_name == "a");
+  m.objectness_threshold = 0.95f;
+  found = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{0.5f, 0, 0}, 128, 64);
+  EXPECT_TRUE(found->proposals.empty());
+  EXPECT_EQ(found->objects.size(), 2u);  // unchanged
+  m.objectness_threshold = 0.3f;
 
   // A centred letterbox is undone too.
-  d = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{0.25f, 16, 4}, 192, 96);
-  ASSERT_TRUE(d.ok());
+  found = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{0.25f, 16, 4}, 192, 96);
+  ASSERT_TRUE(found.ok());
+  d = &found->objects;
   EXPECT_NEAR((*d)[0].x0, 0, 1e-4);  // (8 - 16) / 0.25 < 0: clamped at the left edge
   EXPECT_NEAR((*d)[0].y0, (16 - 4) / 0.25f, 1e-4);
   EXPECT_NEAR((*d)[0].x1, (40 - 16) / 0.25f, 1e-4);
@@ -192,8 +212,11 @@ TEST(YoloxDecode, BoxesAreClampedInsideTheImage) {
   SetRow(out, 3, 50.f, 0.5f, 1, 1, 0.9f, 2, 0.9f);  // entirely outside: dropped
   auto d = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{1, 0, 0}, 60, 30);
   ASSERT_TRUE(d.ok());
-  ASSERT_EQ(d->size(), 2u);
-  for (const Detection& b : *d) {
+  ASSERT_EQ(d->objects.size(), 2u);
+  ASSERT_EQ(d->proposals.size(), 3u);  // the NaN class score's box is an object of no class
+  std::vector<Detection> all = d->objects;
+  all.insert(all.end(), d->proposals.begin(), d->proposals.end());
+  for (const Detection& b : all) {
     EXPECT_GE(b.x0, 0);
     EXPECT_GE(b.y0, 0);
     EXPECT_LE(b.x1, 60);
@@ -227,6 +250,14 @@ TEST(YoloxDecode, NmsIsClassWise) {
   EXPECT_FLOAT_EQ(kept[3].score, 0.4f);
   EXPECT_EQ(ClassWiseNms(boxes, 0.45f, 2).size(), 2u);   // max_detections
   EXPECT_EQ(ClassWiseNms(boxes, 0.2f, 100).size(), 3u);  // a stricter IoU drops one more
+  // Across classes (proposals), by objectness: the other class's box at the
+  // same place goes too.
+  for (Detection& b : boxes) b.objectness = 1 - b.score;
+  kept = Nms(boxes, 0.45f, 100, /*within_class=*/false, &Detection::objectness);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_FLOAT_EQ(kept[0].objectness, 0.6f);  // box 4, elsewhere
+  EXPECT_FLOAT_EQ(kept[1].objectness, 0.5f);  // box 0, over 1 and 2
+  EXPECT_FLOAT_EQ(kept[2].objectness, 0.4f);  // box 3, IoU 1/3 with box 0
 }
 
 TEST(Letterbox, PlacesTheImageTopLeftOnAPaddedCanvas) {
@@ -279,9 +310,10 @@ class YoloxNanoTest : public ::testing::Test {
     for (auto& detector : detectors_) {
       std::vector<std::vector<Detection>> per_scene;
       for (const Image& image : images_) {
-        auto boxes = detector->Detect(image);
-        ASSERT_TRUE(boxes.ok()) << boxes.status();
-        per_scene.push_back(std::move(*boxes));
+        auto found = detector->Detect(image);
+        ASSERT_TRUE(found.ok()) << found.status();
+        per_scene.push_back(std::move(found->objects));
+        if (detector == detectors_[0]) proposals_.push_back(std::move(found->proposals));
       }
       results_.push_back(std::move(per_scene));
     }
@@ -290,15 +322,18 @@ class YoloxNanoTest : public ::testing::Test {
     detectors_.clear();
     images_.clear();
     results_.clear();
+    proposals_.clear();
   }
   // results_[runtime][scene]: runtime 0 = torch, 1 = opencv.
   static std::vector<std::unique_ptr<Detector>> detectors_;
   static std::vector<Image> images_;
   static std::vector<std::vector<std::vector<Detection>>> results_;
+  static std::vector<std::vector<Detection>> proposals_;  // [scene], torch
 };
 std::vector<std::unique_ptr<Detector>> YoloxNanoTest::detectors_;
 std::vector<Image> YoloxNanoTest::images_;
 std::vector<std::vector<std::vector<Detection>>> YoloxNanoTest::results_;
+std::vector<std::vector<Detection>> YoloxNanoTest::proposals_;
 
 bool HasClass(const std::vector<Detection>& boxes, const std::string& name, float min_score) {
   for (const Detection& d : boxes) {
@@ -374,26 +409,53 @@ TEST_F(YoloxNanoTest, TorchAndOpenCvAgree) {
   }
 }
 
+TEST_F(YoloxNanoTest, ProposalsAreClassAgnostic) {
+  const DetectorManifest& m = detectors_[0]->manifest();
+  for (size_t s = 0; s < images_.size(); ++s) {
+    SCOPED_TRACE(kScenes[s]);
+    const auto& boxes = proposals_[s];
+    for (size_t i = 0; i < boxes.size(); ++i) {
+      EXPECT_GE(boxes[i].objectness, m.objectness_threshold);
+      EXPECT_LE(boxes[i].score, boxes[i].objectness);
+      EXPECT_LT(boxes[i].x0, boxes[i].x1);
+      EXPECT_LE(boxes[i].x1, images_[s].width);
+      if (i > 0) {
+        EXPECT_GE(boxes[i - 1].objectness, boxes[i].objectness);
+      }
+      for (size_t j = 0; j < i; ++j) EXPECT_LE(BoxIoU(boxes[j], boxes[i]), m.iou_threshold);
+    }
+  }
+  // Every labelled object is also "an object" (score <= objectness).
+  for (const Detection& d : results_[0][0]) EXPECT_GE(d.objectness, d.score);
+}
+
 TEST_F(YoloxNanoTest, PrimaryCropOfTheAstronautIsThePerson) {
+  auto primary_of = [&](size_t scene) {
+    Detections found{results_[0][scene], proposals_[scene]};
+    CropOptions options;
+    options.context_classes = detectors_[0]->manifest().context_classes;
+    std::vector<CropRect> crops = CropRegions(DetectPolicy::kPrimary, found, images_[scene].width,
+                                              images_[scene].height, options);
+    EXPECT_EQ(crops.size(), 1u);
+    if (crops[0].detection < 0) return std::string("(whole)");
+    return found.objects[PrimaryAmongObjects(&found, crops[0].detection)].class_name;
+  };
+  // The astronaut is all there is to see (person is a context class, weighted
+  // down, yet wins).
+  EXPECT_EQ(primary_of(0), "person");
+  // The cup, not the dining table under it (a box over the whole photo).
+  EXPECT_EQ(primary_of(2), "cup");
   const Image& astronaut = images_[0];
-  const auto& boxes = results_[0][0];
   std::vector<CropRect> crops =
-      CropRegions(DetectPolicy::kPrimary, boxes, astronaut.width, astronaut.height);
-  ASSERT_EQ(crops.size(), 1u);
-  EXPECT_EQ(boxes[crops[0].detection].class_name, "person");
+      CropRegions(DetectPolicy::kPrimary, Detections{results_[0][0], proposals_[0]},
+                  astronaut.width, astronaut.height);
   Image crop = CropImage(astronaut, crops[0]);
   EXPECT_EQ(crop.width, crops[0].width);
   EXPECT_EQ(crop.rgb.size(), static_cast<size_t>(crop.width) * crop.height * 3);
-  // The cup, not the dining table under it (a box over the whole photo).
-  const Image& coffee = images_[2];
-  crops = CropRegions(DetectPolicy::kPrimary, results_[0][2], coffee.width, coffee.height);
-  ASSERT_EQ(crops.size(), 1u);
-  ASSERT_GE(crops[0].detection, 0);
-  EXPECT_EQ(results_[0][2][crops[0].detection].class_name, "cup");
-  // Nothing on the rocket: the whole image.
-  const Image& rocket = images_[3];
-  crops = CropRegions(DetectPolicy::kPrimary, results_[0][3], rocket.width, rocket.height);
-  EXPECT_EQ(crops, (std::vector<CropRect>{{0, 0, rocket.width, rocket.height, -1}}));
+  // The cat's box covers the photo (the scene, max_area_fraction); nothing on
+  // the rocket: both the whole image.
+  EXPECT_EQ(primary_of(1), "(whole)");
+  EXPECT_EQ(primary_of(3), "(whole)");
 }
 
 TEST_F(YoloxNanoTest, ErrorsAreStatuses) {

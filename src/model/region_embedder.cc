@@ -57,14 +57,13 @@ absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* 
   out.decode_ms = watch.ElapsedMs();
 
   watch.Reset();
-  ASSIGN_OR_RETURN(std::vector<Detection> detections, detector->Detect(image));
+  ASSIGN_OR_RETURN(Detections found, detector->Detect(image));
   out.detect_ms = watch.ElapsedMs();
 
   watch.Reset();
   CropOptions crop_options;
   crop_options.context_classes = detector->manifest().context_classes;
-  std::vector<CropRect> rects =
-      CropRegions(policy, detections, image.width, image.height, crop_options);
+  std::vector<CropRect> rects = CropRegions(policy, found, image.width, image.height, crop_options);
   const ModelManifest& m = embedder.manifest();
   std::vector<std::future<BatchingEmbedder::Result>> pending;
   for (const CropRect& rect : rects) {
@@ -86,11 +85,14 @@ absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* 
     Region region;
     region.rect = ToStored(rects[i], sx, sy);
     region.detection = rects[i].detection;
+    if (policy == DetectPolicy::kPrimary && region.detection >= 0) {
+      region.detection = PrimaryAmongObjects(&found, region.detection);
+    }
     region.vector = std::move(*vector);
     out.regions.push_back(std::move(region));
   }
-  ToStoredPixels(image, &detections);
-  out.detections = std::move(detections);
+  ToStoredPixels(image, &found.objects);
+  out.detections = std::move(found.objects);
   out.embed_ms = watch.ElapsedMs();
   return out;
 }

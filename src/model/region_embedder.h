@@ -24,9 +24,12 @@ struct Region {
 };
 
 struct RegionEmbedding {
-  int width = 0, height = 0;          // the photo as stored, upright
-  std::vector<Detection> detections;  // in those pixels, best first
-  std::vector<Region> regions;        // never empty; kAll: the whole image first
+  int width = 0, height = 0;  // the photo as stored, upright
+  // Detections::objects in those pixels, best first; with kPrimary, the
+  // primary proposal appended when no object covers its place
+  // (PrimaryAmongObjects).
+  std::vector<Detection> detections;
+  std::vector<Region> regions;  // never empty; kAll: the whole image first
   double decode_ms = 0, detect_ms = 0, embed_ms = 0;
 };
 
