@@ -8,9 +8,13 @@
 // that drift on a shared machine hits all of them.
 //
 //   bench_detect [--photos DIR] [--rounds 5] [--iterations 5] [--threads 2] [--no-opencv 1]
+//                [--detector DIR] [--no-fuse 1]
 //
 // --no-opencv 1 leaves OpenCV DNN out (its TBB workers share the cores with
-// libtorch's OpenMP threads in this process).
+// libtorch's OpenMP threads in this process). --detector takes another
+// manifest, e.g. the bundled network at another input size (copy
+// models/yolox_nano and change input.width/height). --no-fuse 1 loads the
+// TorchScript detector without optimize_for_inference.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -44,7 +48,8 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   std::string photos = testing::AssetsDir() + "/photos/scenes";
   int rounds = 5, iterations = 5, threads = 2;
-  bool with_opencv = true;
+  bool with_opencv = true, fuse = true;
+  std::string detector_dir = testing::SourceDir() + "/models/yolox_nano";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--photos")
@@ -57,6 +62,10 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[i + 1]);
     else if (flag == "--no-opencv")
       with_opencv = std::atoi(argv[i + 1]) == 0;
+    else if (flag == "--detector")
+      detector_dir = argv[i + 1];
+    else if (flag == "--no-fuse")
+      fuse = std::atoi(argv[i + 1]) == 0;
     else
       return Fail("unknown flag " + flag);
   }
@@ -65,12 +74,19 @@ int main(int argc, char** argv) {
   if (!list.ok() || list->empty()) return Fail("no photos under " + photos);
   if (list->size() > 20) list->resize(20);
 
-  const std::string detector_dir = testing::SourceDir() + "/models/yolox_nano";
-  auto torch_detector = Detector::Load(detector_dir, {"torch", threads});
+  DetectorOptions torch_options;
+  torch_options.runtime = "torch";
+  torch_options.threads = threads;
+  torch_options.fuse = fuse;
+  auto torch_detector = Detector::Load(detector_dir, torch_options);
   if (!torch_detector.ok()) return Fail(std::string(torch_detector.status().message()));
   absl::StatusOr<std::unique_ptr<Detector>> opencv_detector;
   if (with_opencv) {
-    opencv_detector = Detector::Load(detector_dir, {"opencv", threads});
+    DetectorOptions opencv_options;
+    opencv_options.runtime = "opencv";
+    opencv_options.threads = threads;
+    opencv_options.fuse = false;
+    opencv_detector = Detector::Load(detector_dir, opencv_options);
     if (!opencv_detector.ok()) return Fail(std::string(opencv_detector.status().message()));
   }
   auto embed_manifest = LoadModelManifest(testing::DefaultModel());
@@ -95,8 +111,12 @@ int main(int argc, char** argv) {
     bytes.push_back(std::move(*b));
     images.push_back(std::move(*image));
   }
-  std::printf("%zu photos from %s, %d thread(s), %d rounds x %d iterations per photo\n",
-              images.size(), photos.c_str(), threads, rounds, iterations);
+  const DetectorManifest& dm = (*torch_detector)->manifest();
+  std::printf(
+      "%zu photos from %s, %d thread(s), %d rounds x %d iterations per photo; detector %s at "
+      "%dx%d%s\n",
+      images.size(), photos.c_str(), threads, rounds, iterations, dm.id.c_str(), dm.input_width,
+      dm.input_height, fuse ? "" : ", torch unfused");
 
   std::vector<float> tensor(InputTensorSize(em));
   auto embed = [&](const Image& image) {

@@ -14,6 +14,7 @@
 //    primary are reported (whole-image top-1 is known to be about 0.37).
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -46,9 +47,14 @@ class DetectionRetrievalTest : public ::testing::Test {
     auto embedder = PhotoEmbedder::Load(testing::DefaultModel(), options);
     ASSERT_TRUE(embedder.ok()) << embedder.status();
     embedder_ = embedder->release();
-    auto detector = Detector::Load(testing::SourceDir() + "/models/yolox_nano");
+    // $PHOTOSEARCH_DETECTOR (as for the CLI) measures another detector
+    // manifest, e.g. the bundled one at another input size.
+    const char* env = std::getenv("PHOTOSEARCH_DETECTOR");
+    auto detector = Detector::Load(env && *env ? env : testing::SourceDir() + "/models/yolox_nano");
     ASSERT_TRUE(detector.ok()) << detector.status();
     detector_ = detector->release();
+    std::printf("detector %s at %dx%d\n", detector_->manifest().id.c_str(),
+                detector_->manifest().input_width, detector_->manifest().input_height);
   }
   static void TearDownTestSuite() {
     delete embedder_;

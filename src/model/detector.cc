@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Load(const std::string& path
   absl::StatusOr<std::unique_ptr<Runtime>> runtime = absl::UnknownError("not loaded");
   std::thread loader([&] {
     runtime = runtime_name == "torchscript"
-                  ? LoadTorchDetectorRuntime(manifest, file->second, threads)
+                  ? LoadTorchDetectorRuntime(manifest, file->second, threads, options.fuse)
                   : LoadOpenCvDetectorRuntime(manifest, file->second, threads);
     if (!runtime.ok()) return;
     // The first passes specialise the graph (libtorch, oneDNN): pay for them now.
@@ -98,11 +98,6 @@ void ToStoredPixels(const Image& image, std::vector<Detection>* boxes) {
     d.x0 *= sx, d.x1 *= sx;
     d.y0 *= sy, d.y1 *= sy;
   }
-}
-
-void ToStoredPixels(const Image& image, Detections* found) {
-  ToStoredPixels(image, &found->objects);
-  ToStoredPixels(image, &found->proposals);
 }
 
 int DetectorDecodeMinSide(const DetectorManifest& m) {

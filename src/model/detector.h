@@ -55,6 +55,9 @@ struct Detections {
 struct DetectorOptions {
   std::string runtime;  // "" = the manifest's; else torch|torchscript|opencv|opencv-dnn
   int threads = 0;      // intra-op threads; 0 = one per core
+  // libtorch: freeze and fuse the graph for inference (optimize_for_inference).
+  // false only to measure what that buys (bench_detect --no-fuse 1).
+  bool fuse = true;
 };
 
 // How an image was placed on the network's input canvas: input pixel =
@@ -127,7 +130,6 @@ absl::StatusOr<Detections> DecodeYoloxOutput(const float* output, int rows, int 
 // Moves boxes detected on `image` (which the decoder may have scaled down) to
 // the pixels of the photo as stored (Image::source_width x source_height).
 void ToStoredPixels(const Image& image, std::vector<Detection>* boxes);
-void ToStoredPixels(const Image& image, Detections* found);
 
 // Intersection over union of two boxes (0 when either is empty).
 float BoxIoU(const Detection& a, const Detection& b);

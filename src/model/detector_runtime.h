@@ -30,7 +30,7 @@ class Detector::Runtime {
 
 // One factory per translation unit, so that only torch_detector.cc includes torch.
 absl::StatusOr<std::unique_ptr<Detector::Runtime>> LoadTorchDetectorRuntime(
-    const DetectorManifest& manifest, const std::string& file, int threads);
+    const DetectorManifest& manifest, const std::string& file, int threads, bool fuse);
 absl::StatusOr<std::unique_ptr<Detector::Runtime>> LoadOpenCvDetectorRuntime(
     const DetectorManifest& manifest, const std::string& file, int threads);
 

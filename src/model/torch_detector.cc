@@ -66,14 +66,14 @@ class TorchDetectorRuntime : public Detector::Runtime {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Detector::Runtime>> LoadTorchDetectorRuntime(
-    const DetectorManifest& manifest, const std::string& file, int threads) {
+    const DetectorManifest& manifest, const std::string& file, int threads, bool fuse) {
   try {
     at::set_num_threads(threads);
     torch::jit::Module module = torch::jit::load(file, torch::kCPU);
     module.eval();
     // Freezes the module and prepacks convolutions for oneDNN: ~3x faster
     // than the plain module on YOLOX-Nano (SOURCES.md).
-    module = torch::jit::optimize_for_inference(module);
+    if (fuse) module = torch::jit::optimize_for_inference(module);
     return std::unique_ptr<Detector::Runtime>(
         new TorchDetectorRuntime(manifest, std::move(module), threads));
   } catch (const std::exception& e) {
