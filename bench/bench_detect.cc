@@ -29,6 +29,7 @@
 #include "model/embedder.h"
 #include "model/manifest.h"
 #include "model/preprocess.h"
+#include "model/region_embedder.h"
 #include "pipeline/folder_indexer.h"
 #include "stats.h"
 #include "support/test_env.h"
@@ -96,11 +97,9 @@ int main(int argc, char** argv) {
   (*embedder)->ConfigureCallingThread();
   const ModelManifest& em = *embed_manifest;
 
-  // The chain decodes once for both models: big enough for the detector's
-  // input and for the embedder's crop of a whole photo.
+  // The chain decodes once for both models, as EmbedRegions does.
   DecodeOptions decode;
-  decode.min_side =
-      std::max(DetectorDecodeMinSide((*torch_detector)->manifest()), DecodeMinSide(em));
+  decode.min_side = RegionDecodeMinSide((*torch_detector)->manifest());
   std::vector<std::string> bytes;
   std::vector<Image> images;
   for (const std::string& p : *list) {
@@ -124,6 +123,8 @@ int main(int argc, char** argv) {
     if (!(*embedder)->EmbedBatch(tensor.data(), 1).ok()) std::abort();
   };
   int crops_of_objects = 0;
+  CropOptions crop_options;  // as EmbedRegions cuts
+  crop_options.context_classes = dm.context_classes;
   enum { kTorch, kOpenCv, kEmbed, kChain, kDecode, kCases };
   const char* names[kCases] = {"detect (torch)", "detect (opencv)", "embed", "chain",
                                "  of which decode"};
@@ -145,8 +146,8 @@ int main(int argc, char** argv) {
             samples[kDecode].push_back(watch.ElapsedMs());
             auto boxes = (*torch_detector)->Detect(*image);
             if (!boxes.ok()) return Fail(std::string(boxes.status().message()));
-            CropRect crop =
-                CropRegions(DetectPolicy::kPrimary, *boxes, image->width, image->height)[0];
+            CropRect crop = CropRegions(DetectPolicy::kPrimary, *boxes, image->width, image->height,
+                                        crop_options)[0];
             if (crop.detection >= 0) ++crops_of_objects;
             embed(CropImage(*image, crop));
           }

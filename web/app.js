@@ -1,7 +1,8 @@
 // The photosearch web page: pick or drop a photo, POST it to /v1/search as the
 // raw body, show the results as a grid of thumbnails with scores. With
 // detection (?detect=all) the detected objects are drawn over the photo; a
-// click on one shows its results, "whole photo" the photo's.
+// click on one shows its results, "whole photo" the photo's. With
+// ?detect=primary the one box searched is drawn.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -33,32 +34,57 @@ function showError(message) {
   $('error').hidden = false;
 }
 
-// Draws the objects over the preview (boxes in the photo's pixels, placed in
-// percent so they follow the preview's displayed size).
+// A box over the preview: the photo's pixels placed in percent, so that it
+// follows the preview's displayed size.
+function boxElement(o, image, active) {
+  const [x0, y0, x1, y1] = o.box;
+  const box = document.createElement('span');
+  box.className = 'box' + (active ? ' active' : '');
+  box.title = `${o.class} ${o.score.toFixed(2)}`;
+  Object.assign(box.style, {
+    left: `${(100 * x0) / image.width}%`, top: `${(100 * y0) / image.height}%`,
+    width: `${(100 * (x1 - x0)) / image.width}%`, height: `${(100 * (y1 - y0)) / image.height}%`,
+  });
+  const label = document.createElement('span');
+  label.textContent = o.labelled === false ? 'object' : o.class;
+  box.append(label);
+  return box;
+}
+
+// detect=primary: the box searched, or a note that it was the whole photo.
+function drawPrimary(response) {
+  const primary = (response.objects || []).find((o) => o.primary);
+  if (!primary) {
+    $('boxes').replaceChildren();
+    $('objects').replaceChildren('no object stands out: results for the whole photo.');
+    return;
+  }
+  const box = boxElement(primary, response.image, true);
+  box.classList.add('primary');
+  $('boxes').replaceChildren(box);
+  $('objects').replaceChildren(primary.labelled === false
+    ? 'results for the main object (outlined).'
+    : `results for the main object, the ${primary.class} (outlined).`);
+}
+
+// detect=all: every object that has results, clickable.
 function drawObjects(response, selected) {
   const boxes = $('boxes');
   boxes.replaceChildren();
+  if (response.detect === 'primary' && response.image) {
+    drawPrimary(response);
+    return;
+  }
   const objects = response.objects || [];
   const searchable = objects.filter((o) => o.results && o.results.length);
   if (!response.image || !searchable.length) {
     $('objects').replaceChildren();
     return;
   }
-  const { width, height } = response.image;
   objects.forEach((o, i) => {
     if (!o.results || !o.results.length) return;
-    const [x0, y0, x1, y1] = o.box;
-    const box = document.createElement('span');
-    box.className = 'box' + (i === selected ? ' active' : '');
-    box.title = `${o.class} ${o.score.toFixed(2)}`;
+    const box = boxElement(o, response.image, i === selected);
     box.dataset.index = i;
-    Object.assign(box.style, {
-      left: `${(100 * x0) / width}%`, top: `${(100 * y0) / height}%`,
-      width: `${(100 * (x1 - x0)) / width}%`, height: `${(100 * (y1 - y0)) / height}%`,
-    });
-    const label = document.createElement('span');
-    label.textContent = o.class;
-    box.append(label);
     box.addEventListener('click', (e) => {
       e.preventDefault();  // inside the file chooser's label
       e.stopPropagation();

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -8,6 +9,7 @@
 #include "image/decode.h"
 #include "model/detect_policy.h"
 #include "model/detector.h"
+#include "model/region_embedder.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -33,7 +35,7 @@ int RunDetect(const DetectFlags& flags) {
   watch.Reset();
   DecodeOptions decode;
   decode.limits = limits;
-  decode.min_side = DetectorDecodeMinSide((*detector)->manifest());
+  decode.min_side = RegionDecodeMinSide((*detector)->manifest());  // as search and index do
   auto image = DecodeImage(*bytes, decode);
   if (!image.ok()) return Fail("detect", Annotate(image.status(), flags.image));
   const double decode_ms = watch.ElapsedMs();
@@ -70,6 +72,7 @@ int RunDetect(const DetectFlags& flags) {
                                    {"class_id", d.class_id},
                                    {"score", d.score},
                                    {"objectness", d.objectness},
+                                   {"labelled", d.labelled},
                                    {"box", {d.x0, d.y0, d.x1, d.y1}},
                                    {"primary", static_cast<int>(i) == primary}});
     }
@@ -82,13 +85,18 @@ int RunDetect(const DetectFlags& flags) {
   for (size_t i = 0; i < boxes->size(); ++i) {
     const Detection& d = (*boxes)[i];
     std::printf("%-14s %-6.3f %7.1f %7.1f %7.1f %7.1f%s\n", d.class_name.c_str(), d.score, d.x0,
-                d.y0, d.x1, d.y1, static_cast<int>(i) == primary ? "  primary" : "");
+                d.y0, d.x1, d.y1,
+                static_cast<int>(i) != primary ? ""
+                : d.labelled                   ? "  primary"
+                                               : "  primary (an object of no sure class)");
   }
   std::fprintf(stderr,
                "%zu object(s) in %dx%d; model %s (%s), load %.0f ms, decode %.1f ms, "
                "detect %.1f ms\n",
-               boxes->size(), width, height, m.id.c_str(), (*detector)->runtime().c_str(), load_ms,
-               decode_ms, detect_ms);
+               static_cast<size_t>(std::count_if(boxes->begin(), boxes->end(),
+                                                 [](const Detection& d) { return d.labelled; })),
+               width, height, m.id.c_str(), (*detector)->runtime().c_str(), load_ms, decode_ms,
+               detect_ms);
   return 0;
 }
 

@@ -55,6 +55,7 @@ std::string SearchResponseJson(const SearchResponse& response, bool image_urls, 
                      {"class", o.box.class_name},
                      {"score", o.box.score},
                      {"objectness", o.box.objectness},
+                     {"labelled", o.box.labelled},
                      {"primary", o.primary}};
       if (response.detect == "all") object["results"] = ResultsJson(o.results, image_urls);
       objects.push_back(std::move(object));

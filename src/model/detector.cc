@@ -182,9 +182,14 @@ absl::StatusOr<Detections> DecodeYoloxOutput(const float* output, int rows, int 
         const float objectness = r[4];
         // Class probabilities are <= 1, so score <= objectness.
         if (!(objectness >= min_objectness)) continue;
+        // The likeliest class; NaN probabilities count as 0.
         const float* cls = r + 5;
-        const int best = static_cast<int>(std::max_element(cls, cls + classes) - cls);
-        const float score = objectness * cls[best];
+        int best = 0;
+        float best_p = 0;
+        for (int c = 0; c < classes; ++c) {
+          if (cls[c] > best_p) best = c, best_p = cls[c];
+        }
+        const float score = objectness * best_p;
         const bool is_object = score >= m.score_threshold;
         const bool is_proposal = objectness >= m.objectness_threshold;
         if (!is_object && !is_proposal) continue;
@@ -202,6 +207,7 @@ absl::StatusOr<Detections> DecodeYoloxOutput(const float* output, int rows, int 
         d.class_id = best;
         d.score = score;
         d.objectness = objectness;
+        d.labelled = is_object;
         if (is_proposal) proposals.push_back(d);
         if (is_object) objects.push_back(std::move(d));
       }

@@ -1,4 +1,5 @@
-// Detector: a decoded image -> labelled boxes, on one of two runtimes: libtorch
+// Detector: a decoded image -> boxes (labelled objects, and class-agnostic
+// proposals for the primary object), on one of two runtimes: libtorch
 // (TorchScript, the default) or OpenCV DNN (ONNX). What the network expects
 // and how its output is decoded come from the manifest (detector_manifest.h),
 // so another detector of the same output family needs no code.
@@ -32,6 +33,9 @@ struct Detection {
   std::string class_name;
   float score = 0;       // objectness * class probability, in [0, 1]
   float objectness = 0;  // "an object is here", whatever its class, in [0, 1]
+  // score >= thresholds.score: the class is sure enough to show. False for a
+  // proposal that is an object of no sure class.
+  bool labelled = false;
 
   float width() const { return x1 - x0; }
   float height() const { return y1 - y0; }

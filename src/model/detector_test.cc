@@ -1,6 +1,7 @@
 // The detector: manifest checks, YOLOX decoding on synthetic outputs (grid from
-// the manifest, clamping, class-wise NMS), and the bundled YOLOX-Nano on the
-// scene photos with both runtimes (each loaded once for the suite).
+// the manifest, clamping, objects and proposals, NMS within and across
+// classes), and the bundled YOLOX-Nano on the scene photos with both runtimes
+// (each loaded once for the suite).
 #include "model/detector.h"
 
 #include <cmath>
@@ -168,6 +169,7 @@ TEST(YoloxDecode, GridComesFromTheManifest) {
   EXPECT_EQ((*d)[0].class_name, "b");
   EXPECT_NEAR((*d)[0].score, 0.72f, 1e-6);
   EXPECT_NEAR((*d)[0].objectness, 0.9f, 1e-6);
+  EXPECT_TRUE((*d)[0].labelled);
   EXPECT_NEAR((*d)[0].x0, 16, 1e-4);
   EXPECT_NEAR((*d)[0].y0, 32, 1e-4);
   EXPECT_NEAR((*d)[0].x1, 80, 1e-4);
@@ -183,6 +185,7 @@ TEST(YoloxDecode, GridComesFromTheManifest) {
   EXPECT_NEAR(p[1].objectness, 0.9f, 1e-6);
   EXPECT_NEAR(p[2].objectness, 0.6f, 1e-6);
   EXPECT_TRUE(p[0].class_name == "a" || p[1].class_name == "a");
+  EXPECT_FALSE(p[0].class_name == "a" ? p[0].labelled : p[1].labelled);
   m.objectness_threshold = 0.95f;
   found = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{0.5f, 0, 0}, 128, 64);
   EXPECT_TRUE(found->proposals.empty());
@@ -208,12 +211,14 @@ TEST(YoloxDecode, BoxesAreClampedInsideTheImage) {
   std::vector<float> out = EmptyOutput();
   SetRow(out, 0, 0.f, 0.f, 4, 4, 0.9f, 0, 0.9f);    // spills over the top-left corner
   SetRow(out, 7, 1.f, 1.f, 3, 3, 0.9f, 1, 0.9f);    // over the bottom-right corner
-  SetRow(out, 1, 0.5f, 0.5f, 1, 1, 0.9f, 2, NAN);   // NaN class score: dropped
+  SetRow(out, 1, 0.5f, 0.5f, 1, 1, 0.9f, 2, NAN);   // NaN class score: no object
+  SetRow(out, 5, 0.5f, 0.5f, 1, 1, 0.9f, 0, NAN);   // NaN in class 0 too
   SetRow(out, 3, 50.f, 0.5f, 1, 1, 0.9f, 2, 0.9f);  // entirely outside: dropped
   auto d = DecodeYoloxOutput(out.data(), 10, 8, m, Letterbox{1, 0, 0}, 60, 30);
   ASSERT_TRUE(d.ok());
   ASSERT_EQ(d->objects.size(), 2u);
-  ASSERT_EQ(d->proposals.size(), 3u);  // the NaN class score's box is an object of no class
+  ASSERT_EQ(d->proposals.size(), 4u);  // the NaN rows are objects of no class
+  for (const Detection& b : d->proposals) EXPECT_GE(b.score, 0.f);  // never NaN
   std::vector<Detection> all = d->objects;
   all.insert(all.end(), d->proposals.begin(), d->proposals.end());
   for (const Detection& b : all) {
@@ -438,7 +443,8 @@ TEST_F(YoloxNanoTest, PrimaryCropOfTheAstronautIsThePerson) {
                                               images_[scene].height, options);
     EXPECT_EQ(crops.size(), 1u);
     if (crops[0].detection < 0) return std::string("(whole)");
-    return found.objects[PrimaryAmongObjects(&found, crops[0].detection)].class_name;
+    const Detection& d = found.objects[PrimaryAmongObjects(&found, crops[0].detection)];
+    return d.labelled ? d.class_name : "(unlabelled)";
   };
   // The astronaut is all there is to see (person is a context class, weighted
   // down, yet wins).
@@ -449,6 +455,7 @@ TEST_F(YoloxNanoTest, PrimaryCropOfTheAstronautIsThePerson) {
   std::vector<CropRect> crops =
       CropRegions(DetectPolicy::kPrimary, Detections{results_[0][0], proposals_[0]},
                   astronaut.width, astronaut.height);
+  ASSERT_GE(crops[0].detection, 0);
   Image crop = CropImage(astronaut, crops[0]);
   EXPECT_EQ(crop.width, crops[0].width);
   EXPECT_EQ(crop.rgb.size(), static_cast<size_t>(crop.width) * crop.height * 3);

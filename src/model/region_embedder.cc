@@ -11,11 +11,6 @@
 namespace photosearch {
 namespace {
 
-// Crops are cut from a decode at least this large on its shorter side (or the
-// full photo if smaller), so that an object filling a fifth of the frame still
-// reaches the embedder at about its input size.
-constexpr int kCropDecodeMinSide = 1024;
-
 // Scales a rectangle of a w x h decode to the photo's stored size.
 CropRect ToStored(const CropRect& r, double sx, double sy) {
   CropRect out = r;
@@ -27,6 +22,14 @@ CropRect ToStored(const CropRect& r, double sx, double sy) {
 }
 
 }  // namespace
+
+int RegionDecodeMinSide(const DetectorManifest& m) {
+  // Crops are cut from a decode at least this large on its shorter side (or
+  // the full photo if smaller), so that an object filling a fifth of the frame
+  // still reaches the embedder at about its input size.
+  constexpr int kCropDecodeMinSide = 1024;
+  return std::max(kCropDecodeMinSide, DetectorDecodeMinSide(m));
+}
 
 absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* detector,
                                              std::string_view bytes, DetectPolicy policy) {
@@ -48,7 +51,7 @@ absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* 
   Stopwatch watch;
   DecodeOptions decode;
   decode.limits = embedder.limits();
-  decode.min_side = std::max(kCropDecodeMinSide, DetectorDecodeMinSide(detector->manifest()));
+  decode.min_side = RegionDecodeMinSide(detector->manifest());
   ASSIGN_OR_RETURN(Image image, DecodeImage(bytes, decode));
   out.width = image.source_width > 0 ? image.source_width : image.width;
   out.height = image.source_height > 0 ? image.source_height : image.height;

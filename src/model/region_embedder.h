@@ -33,6 +33,10 @@ struct RegionEmbedding {
   double decode_ms = 0, detect_ms = 0, embed_ms = 0;
 };
 
+// The smallest side EmbedRegions decodes a photo to when it detects
+// (DecodeOptions::min_side); boxes found on other decodes may differ a little.
+int RegionDecodeMinSide(const DetectorManifest& m);
+
 // REQUIRES: detector is non-null unless policy is kWhole.
 absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* detector,
                                              std::string_view bytes, DetectPolicy policy);

@@ -128,6 +128,12 @@ async function main() {
   assert.equal((await hits(page)).length, 5);
   await page.click('#objects button');
   await page.waitForFunction(() => /objects? found/.test(document.getElementById('objects').textContent));
+  // The main object only: the one box searched is drawn, the results are its.
+  await page.selectOption('#detect', 'primary');
+  await page.waitForFunction(() => /main object, the cup/.test(document.getElementById('objects').textContent));
+  assert.equal(await page.$$eval('#boxes .box.primary.active', (b) => b.length), 1);
+  assert.equal(await page.$eval('#boxes .box', (b) => b.textContent), 'cup');
+  assert.equal((await hits(page)).length, 5);
   assert.deepEqual(consoleErrors, []);
   console.log('web_test: choose, k, truncated JPEG, non-image, drop and objects all behave');
 }
