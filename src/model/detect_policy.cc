@@ -61,8 +61,8 @@ int PickPrimary(const std::vector<Detection>& detections, int image_width, int i
     const Detection& d = detections[i];
     if (!UsableSize(d, image_width, image_height, options)) continue;
     double s = Salience(d, image_width, image_height);
-    if (std::find(options.context_classes.begin(), options.context_classes.end(), d.class_name) !=
-        options.context_classes.end()) {
+    if (d.labelled && std::find(options.context_classes.begin(), options.context_classes.end(),
+                                d.class_name) != options.context_classes.end()) {
       s *= options.context_weight;
     }
     if (s > best_salience) {

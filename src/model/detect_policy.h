@@ -39,9 +39,11 @@ struct CropOptions {
   // (the dining table under a cup, a cat filling the frame): their padded crop
   // is about the whole image, which the fallback already gives. Not used either.
   float max_area_fraction = 0.9f;
-  // Detections of these classes (DetectorManifest::context_classes) have
-  // their salience multiplied by context_weight: the person holding a thing,
-  // the table under it, win only when nothing else stands out.
+  // Labelled detections of these classes (DetectorManifest::context_classes)
+  // have their salience multiplied by context_weight: the person holding a
+  // thing, the table under it, win only when nothing else stands out. A box
+  // whose likeliest class is one of them at a low score is not known to be one
+  // and is not weighted.
   std::vector<std::string> context_classes;
   float context_weight = 0.25f;
 };

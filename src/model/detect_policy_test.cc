@@ -10,11 +10,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A box whose objectness and score are both `score`.
+// A labelled box whose objectness and score are both `score`.
 Detection Box(float x0, float y0, float x1, float y1, float score, int cls = 0) {
   Detection d;
   d.x0 = x0, d.y0 = y0, d.x1 = x1, d.y1 = y1, d.class_id = cls;
   d.score = d.objectness = score;
+  d.labelled = true;
   return d;
 }
 
@@ -67,6 +68,12 @@ TEST(DetectPolicy, ContextClassesYieldToThings) {
   options.context_classes = {"person", "diningtable"};
   EXPECT_EQ(PickPrimary({person, cup}, w, h, options), 1);
   EXPECT_EQ(PickPrimary({person}, w, h, options), 0);  // nothing else: the person
+  // A box whose likeliest class is "person" at a low score is not known to be
+  // one: not weighted down.
+  Detection unsure_person = person;
+  unsure_person.score = 0.05f;
+  unsure_person.labelled = false;
+  EXPECT_EQ(PickPrimary({unsure_person, cup}, w, h, options), 0);
   // A weight, not a veto: a sliver of a thing in a corner does not beat the person.
   Detection crumb = Box(900, 900, 1000, 1000, 0.3f);
   EXPECT_EQ(PickPrimary({person, crumb}, w, h, options), 0);
