@@ -123,8 +123,7 @@ int main(int argc, char** argv) {
     if (!(*embedder)->EmbedBatch(tensor.data(), 1).ok()) std::abort();
   };
   int crops_of_objects = 0;
-  CropOptions crop_options;  // as EmbedRegions cuts
-  crop_options.context_classes = dm.context_classes;
+  const CropOptions crop_options = CropOptionsFor(dm);  // as EmbedRegions cuts
   enum { kTorch, kOpenCv, kEmbed, kChain, kDecode, kCases };
   const char* names[kCases] = {"detect (torch)", "detect (opencv)", "embed", "chain",
                                "  of which decode"};

@@ -44,11 +44,9 @@ int RunDetect(const DetectFlags& flags) {
   if (!found.ok()) return Fail("detect", Annotate(found.status(), flags.image));
   const double detect_ms = watch.ElapsedMs();
   // The object detect=primary would crop, among the boxes printed.
-  CropOptions crop_options;
-  crop_options.context_classes = (*detector)->manifest().context_classes;
-  const int proposal =
-      CropRegions(DetectPolicy::kPrimary, *found, image->width, image->height, crop_options)[0]
-          .detection;
+  const int proposal = CropRegions(DetectPolicy::kPrimary, *found, image->width, image->height,
+                                   CropOptionsFor((*detector)->manifest()))[0]
+                           .detection;
   const int primary = proposal >= 0 ? PrimaryAmongObjects(&*found, proposal) : -1;
   const std::vector<Detection>* boxes = &found->objects;
 

@@ -43,6 +43,12 @@ bool UsableSize(const Detection& d, int image_width, int image_height, const Cro
 
 }  // namespace
 
+CropOptions CropOptionsFor(const DetectorManifest& m) {
+  CropOptions options;
+  options.context_classes = m.context_classes;
+  return options;
+}
+
 double Salience(const Detection& d, int image_width, int image_height) {
   const double area = AreaFraction(d, image_width, image_height);
   if (area <= 0) return 0;

@@ -48,6 +48,10 @@ struct CropOptions {
   float context_weight = 0.25f;
 };
 
+// The crop options a detector's manifest implies (its context classes; the
+// rest default): what indexing, queries and `photosearch detect` all cut with.
+CropOptions CropOptionsFor(const DetectorManifest& m);
+
 // A region of the image, in its pixels: [x, x + width) x [y, y + height).
 struct CropRect {
   int x = 0;

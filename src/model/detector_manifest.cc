@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
@@ -16,10 +15,7 @@ using nlohmann::json;
 
 absl::Status Invalid(const std::string& what) { return manifest_json::Invalid("detector", what); }
 
-std::string Resolve(const std::string& file, const std::string& base_dir) {
-  std::filesystem::path p(file);
-  return p.is_relative() ? (std::filesystem::path(base_dir) / p).string() : file;
-}
+using manifest_json::Resolve;
 
 // One name per line; trailing whitespace and a final empty line are ignored.
 absl::StatusOr<std::vector<std::string>> ReadClassNames(const std::string& path) {
@@ -200,16 +196,7 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
 }
 
 absl::StatusOr<DetectorManifest> LoadDetectorManifest(const std::string& path) {
-  std::string file;
-  absl::StatusOr<std::string> text = manifest_json::ReadManifestFile("detector", path, &file);
-  if (!text.ok()) return text.status();
-  auto manifest = ParseDetectorManifest(*text, std::filesystem::path(file).parent_path().string());
-  if (!manifest.ok()) {
-    return absl::Status(manifest.status().code(),
-                        absl::StrCat(file, ": ", manifest.status().message()));
-  }
-  manifest->manifest_path = file;
-  return manifest;
+  return manifest_json::LoadManifest("detector", path, &ParseDetectorManifest);
 }
 
 }  // namespace photosearch

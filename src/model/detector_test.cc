@@ -437,10 +437,9 @@ TEST_F(YoloxNanoTest, ProposalsAreClassAgnostic) {
 TEST_F(YoloxNanoTest, PrimaryCropOfTheAstronautIsThePerson) {
   auto primary_of = [&](size_t scene) {
     Detections found{results_[0][scene], proposals_[scene]};
-    CropOptions options;
-    options.context_classes = detectors_[0]->manifest().context_classes;
-    std::vector<CropRect> crops = CropRegions(DetectPolicy::kPrimary, found, images_[scene].width,
-                                              images_[scene].height, options);
+    std::vector<CropRect> crops =
+        CropRegions(DetectPolicy::kPrimary, found, images_[scene].width, images_[scene].height,
+                    CropOptionsFor(detectors_[0]->manifest()));
     EXPECT_EQ(crops.size(), 1u);
     if (crops[0].detection < 0) return std::string("(whole)");
     const Detection& d = found.objects[PrimaryAmongObjects(&found, crops[0].detection)];

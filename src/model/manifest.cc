@@ -1,7 +1,5 @@
 #include "model/manifest.h"
 
-#include <filesystem>
-
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
 #include "model/manifest_json.h"
@@ -43,8 +41,7 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
     }
     m.file = j.value("file", "");
     if (m.file.empty()) return Invalid("\"file\" is missing");
-    std::filesystem::path file(m.file);
-    if (file.is_relative()) m.file = (std::filesystem::path(base_dir) / file).string();
+    m.file = manifest_json::Resolve(m.file, base_dir);
     m.precision = j.value("precision", "fp32");
     if (m.precision != "fp32" && m.precision != "bf16") {
       return Invalid("\"precision\" must be \"fp32\" or \"bf16\"");
@@ -97,16 +94,7 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
 }
 
 absl::StatusOr<ModelManifest> LoadModelManifest(const std::string& path) {
-  std::string file;
-  absl::StatusOr<std::string> text = manifest_json::ReadManifestFile("model", path, &file);
-  if (!text.ok()) return text.status();
-  auto manifest = ParseModelManifest(*text, std::filesystem::path(file).parent_path().string());
-  if (!manifest.ok()) {
-    return absl::Status(manifest.status().code(),
-                        absl::StrCat(file, ": ", manifest.status().message()));
-  }
-  manifest->manifest_path = file;
-  return manifest;
+  return manifest_json::LoadManifest("model", path, &ParseModelManifest);
 }
 
 }  // namespace photosearch

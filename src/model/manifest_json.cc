@@ -39,4 +39,13 @@ absl::StatusOr<std::string> ReadManifestFile(const char* kind, const std::string
   return text;
 }
 
+std::string Resolve(const std::string& file, const std::string& base_dir) {
+  std::filesystem::path p(file);
+  return p.is_relative() ? (std::filesystem::path(base_dir) / p).string() : file;
+}
+
+std::string DirectoryOf(const std::string& file) {
+  return std::filesystem::path(file).parent_path().string();
+}
+
 }  // namespace photosearch::manifest_json

@@ -26,6 +26,31 @@ absl::StatusOr<std::array<float, 3>> ReadTriple(const char* kind, const nlohmann
 absl::StatusOr<std::string> ReadManifestFile(const char* kind, const std::string& path,
                                              std::string* resolved);
 
+// The directory holding `file` (relative file names in a manifest resolve there).
+std::string DirectoryOf(const std::string& file);
+
+// `file` as named in a manifest: relative names are taken from `base_dir`.
+std::string Resolve(const std::string& file, const std::string& base_dir);
+
+// Reads the manifest at `path` (as ReadManifestFile) and parses it with
+// `parse(text, DirectoryOf(file))`; parse errors are prefixed with the file's
+// path, and Manifest::manifest_path is set to it.
+template <typename Manifest>
+absl::StatusOr<Manifest> LoadManifest(const char* kind, const std::string& path,
+                                      absl::StatusOr<Manifest> (*parse)(const std::string& text,
+                                                                        const std::string& base)) {
+  std::string file;
+  absl::StatusOr<std::string> text = ReadManifestFile(kind, path, &file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Manifest> manifest = parse(*text, DirectoryOf(file));
+  if (!manifest.ok()) {
+    return absl::Status(manifest.status().code(),
+                        absl::StrCat(file, ": ", manifest.status().message()));
+  }
+  manifest->manifest_path = file;
+  return manifest;
+}
+
 // Fills m.input_width/height, rgb, scale, mean and std from the "input" object.
 template <typename Manifest>
 absl::Status ParseInput(const char* kind, const nlohmann::json& input, const char* default_order,

@@ -64,9 +64,8 @@ absl::StatusOr<RegionEmbedding> EmbedRegions(PhotoEmbedder& embedder, Detector* 
   out.detect_ms = watch.ElapsedMs();
 
   watch.Reset();
-  CropOptions crop_options;
-  crop_options.context_classes = detector->manifest().context_classes;
-  std::vector<CropRect> rects = CropRegions(policy, found, image.width, image.height, crop_options);
+  std::vector<CropRect> rects =
+      CropRegions(policy, found, image.width, image.height, CropOptionsFor(detector->manifest()));
   const ModelManifest& m = embedder.manifest();
   std::vector<std::future<BatchingEmbedder::Result>> pending;
   for (const CropRect& rect : rects) {

@@ -319,34 +319,39 @@ void OverrideStepParam(PipelineConfig* config, const std::string& uses, const st
   }
 }
 
-absl::StatusOr<int64_t> IntParam(const StepConfig& step, const std::string& key,
-                                 int64_t default_value, int64_t min, int64_t max) {
+namespace {
+
+// The step's `key` read by `parse` (a strtoll or strtod) as a whole string
+// within [min, max]; `default_value` when absent; else "want <what> in [...]".
+template <typename T, typename Parse>
+absl::StatusOr<T> NumberParam(const StepConfig& step, const std::string& key, T default_value,
+                              T min, T max, const char* what, Parse parse) {
   auto it = step.with.find(key);
   if (it == step.with.end()) return default_value;
   errno = 0;
   char* end = nullptr;
-  const long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (errno != 0 || end == it->second.c_str() || *end != '\0' || v < min || v > max) {
+  const T v = parse(it->second.c_str(), &end);
+  if (errno != 0 || end == it->second.c_str() || *end != '\0' || !(v >= min && v <= max)) {
     return absl::InvalidArgumentError(absl::StrCat("step '", step.name, "': ", key, " is '",
-                                                   it->second, "', want an integer in [", min, ", ",
+                                                   it->second, "', want ", what, " in [", min, ", ",
                                                    max, "]"));
   }
   return v;
 }
 
+}  // namespace
+
+absl::StatusOr<int64_t> IntParam(const StepConfig& step, const std::string& key,
+                                 int64_t default_value, int64_t min, int64_t max) {
+  return NumberParam<int64_t>(
+      step, key, default_value, min, max, "an integer",
+      [](const char* s, char** end) -> int64_t { return std::strtoll(s, end, 10); });
+}
+
 absl::StatusOr<double> DoubleParam(const StepConfig& step, const std::string& key,
                                    double default_value, double min, double max) {
-  auto it = step.with.find(key);
-  if (it == step.with.end()) return default_value;
-  errno = 0;
-  char* end = nullptr;
-  const double v = std::strtod(it->second.c_str(), &end);
-  if (errno != 0 || end == it->second.c_str() || *end != '\0' || !(v >= min && v <= max)) {
-    return absl::InvalidArgumentError(absl::StrCat("step '", step.name, "': ", key, " is '",
-                                                   it->second, "', want a number in [", min, ", ",
-                                                   max, "]"));
-  }
-  return v;
+  return NumberParam<double>(step, key, default_value, min, max, "a number",
+                             [](const char* s, char** end) { return std::strtod(s, end); });
 }
 
 std::string StringParam(const StepConfig& step, const std::string& key,
