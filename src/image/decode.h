@@ -2,7 +2,8 @@
 // DCT-domain downscaling (a 12-megapixel photo for a 224-pixel model is decoded
 // at 1/8 size); PNG and WebP through OpenCV.
 //
-// Thread-safety: all functions are thread-safe.
+// Thread-safety: all functions are thread-safe. Nothing is kept from one call
+// to the next, so a corrupt photo cannot affect any later one.
 // Errors: kInvalidArgument for bytes that are not a complete JPEG/PNG/WebP
 // (empty, unknown format, truncated, corrupt); kResourceExhausted for inputs
 // over a limit in DecodeLimits.

@@ -3,6 +3,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -182,6 +185,134 @@ TEST(Decode, LimitsAreCheckedBeforeDecoding) {
   options.limits.max_side = 63;
   EXPECT_EQ(DecodeImage(Jpeg(64, 64), options).status().code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+// A textured photo-like image (gradients plus noise), so that each encoding
+// has its own Huffman tables and a real entropy-coded scan.
+Image Textured(int width, int height, uint32_t seed) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.rgb.resize(static_cast<size_t>(width) * height * 3);
+  uint32_t state = seed * 2654435761u + 1;
+  for (size_t i = 0; i < image.rgb.size(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    size_t px = i / 3;
+    int x = static_cast<int>(px % width), y = static_cast<int>(px / width);
+    int base = (i % 3 == 0) ? x * 255 / width : (i % 3 == 1) ? y * 255 / height : (x + y) % 256;
+    image.rgb[i] = static_cast<uint8_t>((base + (state >> 27)) & 0xFF);
+  }
+  return image;
+}
+
+std::string EncodeWithOpenCv(const char* ext, const Image& image, std::vector<int> params = {}) {
+  cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.rgb.data()));
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uchar> out;
+  EXPECT_TRUE(cv::imencode(ext, bgr, out, params));
+  return std::string(out.begin(), out.end());
+}
+
+// Broken variants of `bytes`: bit flips in the header and in the body,
+// truncations, a header spliced onto another body, zeroed and repeated
+// segments. Deterministic for a seed.
+std::vector<std::string> Corruptions(const std::string& bytes, const std::string& other,
+                                     uint32_t seed) {
+  std::vector<std::string> out;
+  uint32_t state = seed * 747796405u + 2891336453u;
+  auto next = [&](size_t bound) {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<size_t>(state >> 8) % bound;
+  };
+  size_t header = std::min<size_t>(bytes.size(), 640);
+  for (int i = 0; i < 24; ++i) {  // bit flips within the headers (tables, frame)
+    std::string b = bytes;
+    for (int f = 0; f < 1 + i % 4; ++f) b[2 + next(header - 2)] ^= static_cast<char>(1 << next(8));
+    out.push_back(std::move(b));
+  }
+  for (int i = 0; i < 8; ++i) {  // bit flips anywhere
+    std::string b = bytes;
+    for (int f = 0; f < 16; ++f) b[next(b.size())] ^= static_cast<char>(1 << next(8));
+    out.push_back(std::move(b));
+  }
+  for (size_t cut : {size_t{3}, size_t{20}, size_t{100}, header, bytes.size() / 2,
+                     bytes.size() - 2}) {
+    out.push_back(bytes.substr(0, std::min(cut, bytes.size())));
+  }
+  out.push_back(bytes.substr(0, header) + other.substr(std::min(other.size(), header)));
+  out.push_back(bytes.substr(0, header / 2) + std::string(header, '\0') + bytes.substr(header));
+  out.push_back(bytes.substr(0, header) + bytes.substr(0, header) + bytes.substr(header));
+  return out;
+}
+
+std::string Describe(const Image& image) {
+  return absl::StrCat(image.width, "x", image.height, " (source ", image.source_width, "x",
+                      image.source_height, ")");
+}
+
+// Regression: a failed decode left the thread's TurboJPEG handle mid-header
+// (tjDecompressHeader3 returns on error without aborting the decompressor),
+// so every later JPEG on that thread failed ("two SOI markers", "Bogus Huffman
+// table definition"). Every decoder must keep nothing from one photo to the
+// next: each valid photo decodes to exactly the pixels it decodes to alone,
+// whatever was decoded before it on the same thread.
+TEST(Decode, CorruptPhotosDoNotAffectLaterOnesOnTheSameThread) {
+  struct Valid {
+    std::string name, bytes;
+  };
+  std::vector<Valid> valid;
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    Image image = Textured(160 + 48 * seed, 120 + 40 * seed, seed);
+    valid.push_back({absl::StrCat("jpeg q", 70 + 10 * seed), *EncodeJpeg(image, 70 + 10 * seed)});
+    valid.push_back({absl::StrCat("png ", seed), EncodeWithOpenCv(".png", image)});
+    valid.push_back({absl::StrCat("webp ", seed),
+                     EncodeWithOpenCv(".webp", image, {cv::IMWRITE_WEBP_QUALITY, 75})});
+  }
+  valid.push_back({"lossless webp", EncodeWithOpenCv(".webp", Textured(90, 70, 9),
+                                                     {cv::IMWRITE_WEBP_QUALITY, 101})});
+  std::vector<DecodeOptions> option_sets(3);
+  option_sets[1].min_side = 64;  // DCT-domain downscale, as the server decodes queries
+  option_sets[2].apply_exif_orientation = false;
+
+  // What each valid photo decodes to alone, on a thread that decoded nothing else.
+  std::vector<std::vector<Image>> alone(valid.size());
+  for (size_t v = 0; v < valid.size(); ++v) {
+    for (const DecodeOptions& options : option_sets) {
+      std::thread([&, v] {
+        auto image = DecodeImage(valid[v].bytes, options);
+        ASSERT_TRUE(image.ok()) << valid[v].name << ": " << image.status();
+        alone[v].push_back(std::move(*image));
+      }).join();
+    }
+    ASSERT_EQ(alone[v].size(), option_sets.size());
+  }
+
+  // On this one thread: corrupt, valid, corrupt, valid, ... for every format,
+  // probing and decoding the corrupt ones.
+  int corrupt_refused = 0, checked = 0;
+  for (size_t c = 0; c < valid.size(); ++c) {
+    const std::string& other = valid[(c + 3) % valid.size()].bytes;
+    std::vector<std::string> corrupt = Corruptions(valid[c].bytes, other, static_cast<uint32_t>(c));
+    for (size_t i = 0; i < corrupt.size(); ++i) {
+      const DecodeOptions& options = option_sets[i % option_sets.size()];
+      (void)ProbeImage(corrupt[i]);
+      if (!DecodeImage(corrupt[i], options).ok()) ++corrupt_refused;
+      size_t v = (c + i) % valid.size();
+      size_t o = (i / option_sets.size()) % option_sets.size();
+      auto image = DecodeImage(valid[v].bytes, option_sets[o]);
+      ASSERT_TRUE(image.ok()) << valid[v].name << " after corrupt variant " << i << " of "
+                              << valid[c].name << ": " << image.status();
+      const Image& expected = alone[v][o];
+      ASSERT_EQ(Describe(*image), Describe(expected)) << valid[v].name;
+      ASSERT_TRUE(image->rgb == expected.rgb)
+          << valid[v].name << " decoded to other pixels after corrupt variant " << i << " of "
+          << valid[c].name;
+      ++checked;
+    }
+  }
+  // The corruptions were real: most of them are refused.
+  EXPECT_GT(corrupt_refused, checked / 2) << corrupt_refused << " of " << checked;
 }
 
 TEST(Decode, EncodeJpegRejectsBadArguments) {
