@@ -7,6 +7,7 @@ photosearch_test(model_test SOURCES model/manifest_test.cc model/preprocess_test
   model/embedder_test.cc model/detector_test.cc model/detect_policy_test.cc LIBS ps_model)
 photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serving ps_index)
 photosearch_test(gateway_test SOURCES gateway/search_service_test.cc gateway/http_server_test.cc
+  gateway/search_request_test.cc
   LIBS ps_gateway ps_pipeline)
 photosearch_test(pipeline_test SOURCES pipeline/fetcher_test.cc pipeline/catalog_test.cc
   pipeline/dag_test.cc pipeline/pipeline_config_test.cc

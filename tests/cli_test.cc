@@ -1,5 +1,6 @@
 // The photosearch CLI end to end: index a folder with good and bad files,
 // search it, and every user error gives a non-zero exit and one readable line.
+#include <algorithm>
 #include <filesystem>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -100,6 +101,51 @@ TEST_F(CliTest, IndexSkipsBadFilesThenSearchFindsThePhoto) {
   EXPECT_THAT(out, HasSubstr("version 2 (hnsw:M=16"));
   out = Run({"search", "--repo", repo_.path(), "-k", "1", photos_ / "nine.png"}, &code);
   EXPECT_THAT(out, HasSubstr("nine.png"));
+}
+
+// Regression: with one decode thread, 3 corrupt JPEGs that sort first made all
+// 23 photos fail ("none of the 23 photos could be decoded"): a failed header
+// read poisoned the thread's JPEG decoder for every later photo.
+TEST(CliIndexTest, CorruptPhotosFirstDoNotCostTheValidOnes) {
+  testing::ScratchDir photos, repo;
+  const std::string src = testing::AssetsDir() + "/photos/grocery_store/test/Fruit/Kiwi";
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(src)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  ASSERT_GE(names.size(), 20u);
+  names.resize(20);
+  for (const std::string& name : names) fs::copy_file(src + "/" + name, photos / ("k_" + name));
+  // Three that sort first: bit flips in the Huffman tables, in the frame
+  // header, and a header spliced onto another photo's scan.
+  std::string good = *ReadFile(src + "/" + names[0]);
+  std::string other = *ReadFile(src + "/" + names[1]);
+  std::string dht = good, sof = good;
+  size_t at = dht.find("\xFF\xC4");
+  ASSERT_NE(at, std::string::npos);
+  dht[at + 5] = static_cast<char>(0xFF), dht[at + 6] = static_cast<char>(0xFF);
+  at = sof.find("\xFF\xC0");
+  ASSERT_NE(at, std::string::npos);
+  sof[at + 9] = 7;  // 7 components
+  ASSERT_TRUE(WriteFileAtomic(photos / "a_huffman.jpg", dht).ok());
+  ASSERT_TRUE(WriteFileAtomic(photos / "a_frame.jpg", sof).ok());
+  ASSERT_TRUE(WriteFileAtomic(photos / "a_spliced.jpg", good.substr(0, 300) + other.substr(200)).ok());
+
+  std::string output;
+  int code = RunCommand({PhotosearchBin(), "index", "--photos", photos.path(), "--repo",
+                         repo.path(), "--decode-threads", "1"},
+                        &output);
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_THAT(output, HasSubstr("indexed 20 photos (3 skipped"));
+  EXPECT_THAT(output, HasSubstr("skipped a_huffman.jpg: corrupt JPEG"));
+  EXPECT_THAT(output, HasSubstr("skipped a_frame.jpg: corrupt JPEG"));
+  // Every valid photo is in the index: each finds itself first.
+  for (int i : {0, 9, 19}) {
+    code = RunCommand({PhotosearchBin(), "search", "--repo", repo.path(), "--k", "1",
+                       photos / ("k_" + names[i])},
+                      &output);
+    ASSERT_EQ(code, 0) << output;
+    EXPECT_THAT(output, HasSubstr("k_" + names[i])) << output;
+  }
 }
 
 TEST_F(CliTest, ACorruptShardIsRefusedWithAClearError) {

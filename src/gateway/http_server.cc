@@ -2,8 +2,6 @@
 
 #include <httplib.h>
 
-#include <charconv>
-#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -13,6 +11,7 @@
 #include "base/files.h"
 #include "base/stopwatch.h"
 #include "gateway/search_json.h"
+#include "gateway/search_request.h"
 #include "gateway/web_assets.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -22,8 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-constexpr size_t kMaxVectorValues = 65536;
 
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -52,69 +49,6 @@ std::string RouteOf(const std::string& path) {
     if (path == asset.path) return "/web";
   }
   return "other";
-}
-
-absl::StatusOr<int> ParseIntParam(const httplib::Request& req, const char* name, int fallback,
-                                  int min, int max) {
-  if (!req.has_param(name)) return fallback;
-  const std::string text = req.get_param_value(name);
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " must be an integer between ", min,
-                                                   " and ", max, ", got '", text.substr(0, 32),
-                                                   "'"));
-  }
-  return value;
-}
-
-std::string MediaType(const httplib::Request& req) {
-  std::string type = req.get_header_value("Content-Type");
-  type = type.substr(0, type.find(';'));
-  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(type));
-}
-
-// Fills `request` from a JSON body: {"vector": [...], "model": "...", "k": 10}.
-absl::Status ParseJsonQuery(const std::string& body, SearchRequest* request, int max_k) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("body is not valid JSON (NaN and Infinity are not JSON numbers): ", e.what()));
-  }
-  if (!j.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
-  if (!j.contains("vector")) {
-    return absl::InvalidArgumentError("JSON query needs \"vector\": [numbers...]");
-  }
-  const json& vector = j["vector"];
-  if (!vector.is_array() || vector.empty()) {
-    return absl::InvalidArgumentError("\"vector\" must be a non-empty array of numbers");
-  }
-  if (vector.size() > kMaxVectorValues) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"vector\" has ", vector.size(), " values, over the limit of ", kMaxVectorValues));
-  }
-  request->vector.reserve(vector.size());
-  for (const json& v : vector) {
-    // nlohmann parses NaN/Infinity literals as invalid JSON already; a number
-    // too large for float becomes infinity and is refused by the service.
-    if (!v.is_number()) return absl::InvalidArgumentError("\"vector\" must hold only numbers");
-    request->vector.push_back(v.get<float>());
-  }
-  if (j.contains("model")) {
-    if (!j["model"].is_string()) return absl::InvalidArgumentError("\"model\" must be a string");
-    request->model = j["model"].get<std::string>();
-  }
-  if (j.contains("k")) {
-    if (!j["k"].is_number_integer()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"k\" must be an integer between 1 and ", max_k));
-    }
-    int64_t k = j["k"].get<int64_t>();
-    request->k = static_cast<int>(std::clamp<int64_t>(k, -1, int64_t{max_k} + 1));
-  }
-  return absl::OkStatus();
 }
 
 std::string ContentTypeForPhoto(const std::string& path) {
@@ -208,48 +142,16 @@ struct HttpServer::Impl {
 
   void HandleSearch(const httplib::Request& req, httplib::Response& res) {
     Stopwatch total;
-    SearchRequest request;
-    const int max_k = service->limits().max_k;
-    auto k = ParseIntParam(req, "k", options.default_k, 1, max_k);
-    if (!k.ok()) return SendError(res, k.status());
-    request.k = *k;
-    auto ef = ParseIntParam(req, "ef", 0, 1, service->limits().max_ef_search);
-    if (!ef.ok()) return SendError(res, ef.status());
-    request.params.ef_search = *ef;
-    if (req.has_param("detect")) {
-      auto policy = ParseDetectPolicy(req.get_param_value("detect"));
-      if (!policy.ok()) return SendError(res, policy.status());
-      request.detect = *policy;
-    }
-
-    const std::string type = MediaType(req);
-    if (type == "multipart/form-data") {
-      if (!req.has_file("image")) {
-        return SendError(
-            res, absl::InvalidArgumentError("multipart body needs a file field named \"image\""));
-      }
-      request.image = req.get_file_value("image").content;
-      if (request.image.empty()) {
-        return SendError(
-            res, absl::InvalidArgumentError("empty image: the \"image\" field has no bytes"));
-      }
-    } else if (type == "application/json") {
-      if (absl::Status s = ParseJsonQuery(req.body, &request, max_k); !s.ok()) {
-        return SendError(res, s);
-      }
-    } else if (type == "image/jpeg" || type == "image/png" || type == "image/webp" ||
-               type == "application/octet-stream") {
-      if (req.body.empty()) {
-        return SendError(res, absl::InvalidArgumentError("empty image: the body has no bytes"));
-      }
-      request.image = req.body;
-    } else {
+    const std::string type = MediaTypeOf(req);
+    if (SearchBodyOf(type) == SearchBody::kUnsupported) {
       return SendErrorJson(res, 415, "UNSUPPORTED_MEDIA_TYPE",
                            absl::StrCat("Content-Type '", type.substr(0, 100),
                                         "' is not image/jpeg, image/png, image/webp, "
                                         "multipart/form-data or application/json"));
     }
-    auto response = service->Search(request);
+    auto request = ParseSearchHttpRequest(req, options.default_k, service->limits());
+    if (!request.ok()) return SendError(res, request.status());
+    auto response = service->Search(*request);
     if (!response.ok()) return SendError(res, response.status());
     res.status = 200;
     res.set_content(SearchResponseJson(*response, !options.photos_dir.empty(), total.ElapsedMs()),

@@ -119,8 +119,11 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
                                                    m.dimension));
   }
   std::vector<float> query = request.vector;
-  for (float v : query) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError("vector holds NaN or infinity");
+  for (size_t i = 0; i < query.size(); ++i) {
+    if (!std::isfinite(query[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vector[", i, "] is ", query[i], ": NaN and infinity are not allowed"));
+    }
   }
   double norm = 0;
   for (float v : query) norm += double{v} * v;

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/metrics.h"
+#include "gateway/search_request.h"
 #include "index/vector_index.h"
 #include "model/detect_policy.h"
 #include "model/detector.h"
@@ -21,15 +22,6 @@
 #include "serving/shard_manager.h"
 
 namespace photosearch {
-
-struct SearchRequest {
-  std::string image;          // encoded photo (JPEG, PNG, WebP), or empty
-  std::vector<float> vector;  // or a query vector, e.g. from an edge client
-  std::string model;          // the vector's model id; must be the served model's
-  int k = 10;
-  SearchParams params;
-  DetectPolicy detect = DetectPolicy::kWhole;  // for an image: which regions to search with
-};
 
 struct SearchResult {
   std::string item_id;
@@ -52,11 +44,6 @@ struct SearchResponse {
   std::vector<SearchObject> objects;  // every detection, best first
   int shards_searched = 0;
   double decode_ms = 0, detect_ms = 0, embed_ms = 0, search_ms = 0, total_ms = 0;
-};
-
-struct SearchLimits {
-  int max_k = 1000;
-  int max_ef_search = 4096;
 };
 
 class SearchService {

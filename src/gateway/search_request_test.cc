@@ -1,0 +1,83 @@
+#include "gateway/search_request.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace photosearch {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ParseSearchJson, ReadsVectorModelAndK) {
+  SearchRequest request;
+  ASSERT_TRUE(ParseSearchJson(R"({"vector":[1,-2.5,3e-3],"model":"m@1","k":7,"x":{}})", 1000,
+                              &request)
+                  .ok());
+  EXPECT_THAT(request.vector, ::testing::ElementsAre(1.f, -2.5f, 3e-3f));
+  EXPECT_EQ(request.model, "m@1");
+  EXPECT_EQ(request.k, 7);
+}
+
+TEST(ParseSearchJson, NamesTheValueThatIsWrong) {
+  struct Case {
+    std::string body, message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"vector":[1,2,1e309]})", "vector[2] is 1e309, out of range of a 32-bit float"},
+      {R"({"vector":[-1e400]})", "vector[0] is -1e400, out of range"},
+      {R"({"vector":[1e39]})", "vector[0] is 1e+39, out of range of a 32-bit float"},
+      {R"({"vector":[1],"k":1e309})", "k is 1e309, out of range"},
+      {R"({"a":{"b":[0,[1e999]]}})", "a.b[1][0] is 1e999"},
+      {R"({"vector":[1,null]})", "vector[1] is null, not a number"},
+      {R"({"vector":[1,[2]]})", "vector[1] is array, not a number"},
+      {R"({"vector":[NaN]})", "not valid JSON"},
+      {R"({"vector":[1,2)", "not valid JSON"},
+      {R"([1,2])", "not a JSON object"},
+      {R"({"vector":[]})", "non-empty array"},
+      {R"({"vector":[1],"model":7})", "\"model\" must be a string"},
+      {R"({"vector":[1],"k":2.5})", "\"k\" must be an integer"},
+      {"", "not valid JSON"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    SearchRequest request;
+    absl::Status status = ParseSearchJson(c.body, 1000, &request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.message));
+  }
+}
+
+TEST(ParseSearchJson, BoundsSizesAndClampsK) {
+  SearchRequest request;
+  std::string body = "{\"vector\":[1";
+  for (size_t i = 0; i < kMaxVectorValues; ++i) body += ",0";
+  body += "]}";
+  EXPECT_THAT(std::string(ParseSearchJson(body, 1000, &request).message()),
+              HasSubstr("over the limit of 65536"));
+  std::string long_model = R"({"vector":[1],"model":")" + std::string(300, 'm') + "\"}";
+  EXPECT_THAT(std::string(ParseSearchJson(long_model, 1000, &request).message()),
+              HasSubstr("over 256 bytes"));
+  // k out of range is left for the service to refuse with its range; huge
+  // values must not wrap into range.
+  for (const char* k : {"0", "-5", "1001", "18446744073709551615", "9223372036854775808"}) {
+    SCOPED_TRACE(k);
+    ASSERT_TRUE(ParseSearchJson(std::string(R"({"vector":[1],"k":)") + k + "}", 1000, &request).ok());
+    EXPECT_TRUE(request.k < 1 || request.k > 1000) << request.k;
+  }
+  // Deep nesting is refused, not a stack overflow.
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(ParseSearchJson(deep, 1000, &request).ok());
+}
+
+TEST(SearchBodyOf, KnowsTheMediaTypesOfTheApi) {
+  EXPECT_EQ(SearchBodyOf("image/jpeg"), SearchBody::kImage);
+  EXPECT_EQ(SearchBodyOf("image/webp"), SearchBody::kImage);
+  EXPECT_EQ(SearchBodyOf("application/octet-stream"), SearchBody::kImage);
+  EXPECT_EQ(SearchBodyOf("multipart/form-data"), SearchBody::kMultipart);
+  EXPECT_EQ(SearchBodyOf("application/json"), SearchBody::kJson);
+  EXPECT_EQ(SearchBodyOf("text/plain"), SearchBody::kUnsupported);
+  EXPECT_EQ(SearchBodyOf(""), SearchBody::kUnsupported);
+}
+
+}  // namespace
+}  // namespace photosearch
