@@ -1,8 +1,10 @@
-photosearch_test(base_test SOURCES base/metrics_test.cc base/files_test.cc LIBS ps_base)
+photosearch_test(base_test SOURCES base/metrics_test.cc base/files_test.cc base/utf8_test.cc
+  LIBS ps_base)
 photosearch_test(image_test SOURCES image/decode_test.cc LIBS ps_image
   opencv_core opencv_imgcodecs)
 photosearch_test(index_test SOURCES index/vector_index_test.cc index/shard_test.cc LIBS ps_index)
-photosearch_test(artifact_test SOURCES artifact/repository_test.cc artifact/sigv4_test.cc LIBS ps_artifact)
+photosearch_test(artifact_test SOURCES artifact/repository_test.cc artifact/sigv4_test.cc
+  artifact/manifest_test.cc artifact/s3_xml_test.cc LIBS ps_artifact)
 photosearch_test(model_test SOURCES model/manifest_test.cc model/preprocess_test.cc
   model/embedder_test.cc model/detector_test.cc model/detect_policy_test.cc LIBS ps_model)
 photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serving ps_index)

@@ -1,6 +1,8 @@
 #include "artifact/manifest.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/json_fields.h"
+#include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -25,8 +27,31 @@ std::string ManifestToJson(const ArtifactManifest& m) {
             {"created_at", m.created_at},
             {"inputs", m.inputs},
             {"files", files}};
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
+
+namespace {
+
+// A file of an artifact is named by a plain relative path inside its version
+// directory: a manifest must not point readers anywhere else.
+absl::Status ValidateFileName(const std::string& name) {
+  bool plain = !name.empty() && name.size() <= 255 && name.front() != '/' &&
+               name.find('\0') == std::string::npos && name.find('\\') == std::string::npos;
+  for (size_t begin = 0; plain && begin <= name.size();) {
+    size_t end = name.find('/', begin);
+    if (end == std::string::npos) end = name.size();
+    const std::string_view segment(name.data() + begin, end - begin);
+    plain = !segment.empty() && segment != "." && segment != "..";
+    begin = end + 1;
+  }
+  if (!plain) {
+    return absl::DataLossError(
+        absl::StrCat("manifest: file name '", name.substr(0, 100), "' is not a plain relative path"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
   json j = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
@@ -34,36 +59,54 @@ absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
     return absl::DataLossError("manifest is not a JSON object");
   }
   ArtifactManifest m;
+  // Numbers are range-checked before they are narrowed (json_fields.h).
+  auto integer = [](const json& value, int64_t min, int64_t max,
+                    const char* name) -> absl::StatusOr<int64_t> {
+    auto v = json_fields::IntValue(value, min, max, name);
+    if (!v.ok()) return absl::DataLossError(absl::StrCat("manifest: ", v.status().message()));
+    return v;
+  };
   try {
-    int schema = j.at("schema_version").get<int>();
-    if (schema != ArtifactManifest::kSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat("manifest schema_version ", schema,
-                                                        " is not supported (this build reads ",
-                                                        ArtifactManifest::kSchemaVersion, ")"));
+    const json& schema = j.at("schema_version");
+    if (!schema.is_number_integer() || schema.get<int64_t>() != ArtifactManifest::kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "manifest schema_version ", DumpJson(schema).substr(0, 20),
+          " is not supported (this build reads ", ArtifactManifest::kSchemaVersion, ")"));
     }
     m.kind = j.at("kind").get<std::string>();
     m.model_id = j.at("model_id").get<std::string>();
-    m.dimension = j.at("dimension").get<int>();
+    ASSIGN_OR_RETURN(int64_t dimension, integer(j.at("dimension"), 1, 65536, "dimension"));
+    m.dimension = static_cast<int>(dimension);
     m.metric = j.at("metric").get<std::string>();
     m.index = j.value("index", "");
     m.window = j.at("window").get<std::string>();
-    m.partition = j.at("partition").at("index").get<int>();
-    m.partitions = j.at("partition").at("count").get<int>();
-    m.item_count = j.at("item_count").get<int64_t>();
-    m.version = j.at("version").get<int64_t>();
+    const json& partition = j.at("partition");
+    ASSIGN_OR_RETURN(int64_t partitions,
+                     integer(partition.at("count"), 1, 1 << 20, "partition.count"));
+    ASSIGN_OR_RETURN(int64_t index,
+                     integer(partition.at("index"), 0, partitions - 1, "partition.index"));
+    m.partitions = static_cast<int>(partitions);
+    m.partition = static_cast<int>(index);
+    ASSIGN_OR_RETURN(m.item_count, integer(j.at("item_count"), 0, INT64_MAX, "item_count"));
+    ASSIGN_OR_RETURN(m.version, integer(j.at("version"), 1, INT64_MAX, "version"));
     m.created_at = j.value("created_at", "");
     m.inputs = j.value("inputs", std::map<std::string, std::string>{});
     for (const json& f : j.at("files")) {
-      m.files.push_back(FileEntry{f.at("name").get<std::string>(), f.at("size").get<uint64_t>(),
-                                  f.at("sha256").get<std::string>()});
+      FileEntry entry;
+      entry.name = f.at("name").get<std::string>();
+      RETURN_IF_ERROR(ValidateFileName(entry.name));
+      ASSIGN_OR_RETURN(int64_t size, integer(f.at("size"), 0, INT64_MAX, "files[].size"));
+      entry.size_bytes = static_cast<uint64_t>(size);
+      entry.sha256 = f.at("sha256").get<std::string>();
+      if (entry.sha256.size() != 64 ||
+          entry.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return absl::DataLossError(
+            absl::StrCat("manifest: sha256 of ", entry.name, " is not 64 hex digits"));
+      }
+      m.files.push_back(std::move(entry));
     }
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("manifest: missing or mistyped field: ", e.what()));
-  }
-  if (m.dimension < 1 || m.partitions < 1 || m.partition < 0 || m.partition >= m.partitions ||
-      m.item_count < 0 || m.version < 1) {
-    return absl::DataLossError(
-        "manifest: dimension, partition, item_count or version out of range");
   }
   return m;
 }

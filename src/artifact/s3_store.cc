@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "artifact/s3_xml.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 
@@ -35,44 +36,6 @@ std::string AmzDateNow() {
   char buffer[32];
   std::strftime(buffer, sizeof(buffer), "%Y%m%dT%H%M%SZ", &utc);
   return buffer;
-}
-
-std::string XmlUnescape(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '&') {
-      out.push_back(text[i]);
-      continue;
-    }
-    static const std::pair<std::string_view, char> kEntities[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    bool matched = false;
-    for (const auto& [entity, c] : kEntities) {
-      if (text.substr(i, entity.size()) == entity) {
-        out.push_back(c);
-        i += entity.size() - 1;
-        matched = true;
-        break;
-      }
-    }
-    if (!matched) out.push_back('&');
-  }
-  return out;
-}
-
-// The text of every <tag>...</tag> in `xml`, in order (S3's responses are flat
-// enough for this; no attributes on the elements read here).
-std::vector<std::string> XmlValues(std::string_view xml, const std::string& tag) {
-  std::vector<std::string> out;
-  const std::string open_tag = "<" + tag + ">", close_tag = "</" + tag + ">";
-  for (size_t at = xml.find(open_tag); at != std::string_view::npos; at = xml.find(open_tag, at)) {
-    size_t begin = at + open_tag.size();
-    size_t end = xml.find(close_tag, begin);
-    if (end == std::string_view::npos) break;
-    out.push_back(XmlUnescape(xml.substr(begin, end - begin)));
-    at = end + close_tag.size();
-  }
-  return out;
 }
 
 struct Reply {
@@ -201,8 +164,8 @@ class S3Store : public Store {
       if (!start_after.empty()) query.emplace_back("start-after", start_after);
       Reply reply = SendRaw("GET", BucketPath(), query, {}, {}, nullptr, nullptr);
       RETURN_IF_ERROR(StatusOf(reply, "listing", prefix));
-      std::vector<std::string> page_keys = XmlValues(reply.body, "Key");
-      for (std::string& key : page_keys) {
+      S3ListPage listed = ParseListObjectsPage(reply.body);
+      for (const std::string& key : listed.keys) {
         std::string relative = key;
         if (!prefix_.empty()) {
           if (!absl::StartsWith(relative, prefix_ + "/")) continue;
@@ -210,9 +173,16 @@ class S3Store : public Store {
         }
         keys.push_back(std::move(relative));
       }
-      std::vector<std::string> truncated = XmlValues(reply.body, "IsTruncated");
-      if (truncated.empty() || truncated[0] != "true" || page_keys.empty()) break;
-      start_after = page_keys.back();
+      if (!listed.truncated || listed.keys.empty()) break;
+      // Keys come in order: a page that does not move past the last one would
+      // make a broken server loop us forever.
+      if (listed.keys.back() <= start_after) {
+        return absl::DataLossError(absl::StrCat("listing ", url(), "/", prefix,
+                                                ": the server sent a truncated page that does "
+                                                "not advance past '",
+                                                start_after.substr(0, 200), "'"));
+      }
+      start_after = listed.keys.back();
     }
     std::sort(keys.begin(), keys.end());
     return keys;
@@ -364,11 +334,10 @@ class S3Store : public Store {
       return absl::UnavailableError(
           absl::StrCat(where, ": cannot reach ", options_.endpoint, " (", reply.error, ")"));
     }
-    std::vector<std::string> code = XmlValues(reply.body, "Code");
-    std::vector<std::string> message = XmlValues(reply.body, "Message");
-    std::string detail =
-        absl::StrCat(where, ": HTTP ", reply.status, code.empty() ? "" : absl::StrCat(" ", code[0]),
-                     message.empty() ? "" : absl::StrCat(": ", message[0]));
+    S3ErrorBody error = ParseS3Error(reply.body);
+    std::string detail = absl::StrCat(where, ": HTTP ", reply.status,
+                                      error.code.empty() ? "" : absl::StrCat(" ", error.code),
+                                      error.message.empty() ? "" : absl::StrCat(": ", error.message));
     switch (reply.status) {
       case 404:
         return absl::NotFoundError(detail);

@@ -10,6 +10,7 @@
 #include "model/detect_policy.h"
 #include "model/detector.h"
 #include "model/region_embedder.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -74,7 +75,7 @@ int RunDetect(const DetectFlags& flags) {
                                    {"box", {d.x0, d.y0, d.x1, d.y1}},
                                    {"primary", static_cast<int>(i) == primary}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", DumpJson(out, 2).c_str());
     return 0;
   }
   if (!boxes->empty()) {

@@ -13,6 +13,7 @@
 #include "gateway/search_json.h"
 #include "gateway/search_request.h"
 #include "gateway/web_assets.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -24,7 +25,7 @@ using nlohmann::json;
 
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  res.set_content(DumpJson(body), "application/json");
 }
 
 void SendErrorJson(httplib::Response& res, int status, const std::string& code,

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -63,13 +64,12 @@ std::string SearchResponseJson(const SearchResponse& response, bool image_urls, 
     j["objects"] = std::move(objects);
   }
   // Invalid UTF-8 in an item id (a file name, say) is replaced, not fatal.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 std::string ErrorJson(const std::string& code, const std::string& message) {
   using nlohmann::json;
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(json{{"error", {{"code", code}, {"message", message}}}});
 }
 
 }  // namespace photosearch

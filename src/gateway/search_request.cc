@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -128,8 +129,12 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
                                                    " is ", literal,
                                                    ", out of range of a 32-bit float"));
   } catch (const json::exception& e) {
+    // nlohmann quotes the token it was reading, which can be most of the body:
+    // a client's 20 MB string is not echoed back.
+    std::string what = e.what();
+    if (what.size() > 300) what = what.substr(0, 300) + "...";
     return absl::InvalidArgumentError(
-        absl::StrCat("body is not valid JSON (NaN and Infinity are not JSON numbers): ", e.what()));
+        absl::StrCat("body is not valid JSON (NaN and Infinity are not JSON numbers): ", what));
   }
   if (!j.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
   if (!j.contains("vector")) {
@@ -155,7 +160,7 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     const double value = v.get<double>();
     if (!(std::fabs(value) <= kFloatMax)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("vector[", i, "] is ", v.dump(), ", out of range of a 32-bit float"));
+          absl::StrCat("vector[", i, "] is ", DumpJson(v), ", out of range of a 32-bit float"));
     }
     request->vector.push_back(static_cast<float>(value));
   }

@@ -64,6 +64,11 @@ TEST(ParseSearchJson, BoundsSizesAndClampsK) {
     ASSERT_TRUE(ParseSearchJson(std::string(R"({"vector":[1],"k":)") + k + "}", 1000, &request).ok());
     EXPECT_TRUE(request.k < 1 || request.k > 1000) << request.k;
   }
+  // Found by fuzzing: a parse error quoted the whole token it was reading.
+  std::string unterminated = "{\"model\":\"" + std::string(1 << 20, 'x') + "\r";
+  absl::Status status = ParseSearchJson(unterminated, 1000, &request);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("not valid JSON"));
+  EXPECT_LT(status.message().size(), 500u);
   // Deep nesting is refused, not a stack overflow.
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(ParseSearchJson(deep, 1000, &request).ok());

@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "image/jpeg.h"
 
 namespace photosearch {
 
@@ -44,34 +45,10 @@ ImageFormat SniffFormat(std::string_view bytes) {
   return ImageFormat::kUnknown;
 }
 
-// A TurboJPEG decompressor for one photo, never reused for another. In
-// libjpeg-turbo 2.1, tjDecompressHeader3 returns from its error handler without
-// aborting the decompressor: the handle stays mid-header (the marker reader's
-// "seen SOI" flag, the marker it was reading), and the next header read on it
-// resumes that parse on the next photo's bytes and fails ("two SOI markers",
-// "Bogus Huffman table definition"). A thread-local handle therefore let one
-// corrupt photo fail every later JPEG on its thread. A handle costs ~0.4 us to
-// make and free (a 1-3 ms decode), so nothing is kept between photos.
-using JpegDecompressor = std::unique_ptr<void, int (*)(tjhandle)>;
-
-absl::StatusOr<JpegDecompressor> NewJpegDecompressor() {
-  JpegDecompressor handle(tjInitDecompress(), tjDestroy);
-  if (!handle) return absl::InternalError("cannot create a JPEG decompressor");
-  return handle;
-}
-
-absl::Status JpegError(tjhandle handle, const char* what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("corrupt JPEG (", what, "): ", tjGetErrorStr2(handle)));
-}
-
-absl::StatusOr<ImageInfo> ProbeJpeg(tjhandle handle, std::string_view bytes) {
-  int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle, reinterpret_cast<const unsigned char*>(bytes.data()),
-                          bytes.size(), &width, &height, &subsamp, &colorspace) != 0) {
-    return JpegError(handle, "header");
-  }
-  return ImageInfo{ImageFormat::kJpeg, width, height};
+absl::StatusOr<ImageInfo> ProbeJpeg(std::string_view bytes) {
+  absl::StatusOr<jpeg::Header> header = jpeg::ReadHeader(bytes);
+  if (!header.ok()) return header.status();
+  return ImageInfo{ImageFormat::kJpeg, header->width, header->height};
 }
 
 absl::StatusOr<ImageInfo> ProbePng(std::string_view bytes) {
@@ -206,43 +183,36 @@ Image FromMat(const cv::Mat& rgb, int source_width, int source_height) {
   return image;
 }
 
-absl::StatusOr<Image> DecodeJpeg(tjhandle handle, std::string_view bytes, const ImageInfo& info,
+absl::StatusOr<Image> DecodeJpeg(std::string_view bytes, const ImageInfo& info,
                                  const DecodeOptions& options) {
-  // The smallest n/8 scale that keeps both sides >= min_side.
-  int num_factors = 0;
-  tjscalingfactor* factors = tjGetScalingFactors(&num_factors);
-  tjscalingfactor chosen{1, 1};
+  // The smallest n/8 scale that keeps both sides >= min_side (libjpeg rounds
+  // the scaled size up).
+  int eighths = 8;
   if (options.min_side > 0) {
-    for (int i = 0; i < num_factors; ++i) {
-      const tjscalingfactor& f = factors[i];
-      if (f.num > f.denom) continue;  // never upscale
-      int w = TJSCALED(info.width, f), h = TJSCALED(info.height, f);
-      bool smaller = int64_t{f.num} * chosen.denom < int64_t{chosen.num} * f.denom;
-      if (w >= options.min_side && h >= options.min_side && smaller) {
-        chosen = f;
-      }
+    for (int n = 7; n >= 1; --n) {
+      const int64_t w = (int64_t{info.width} * n + 7) / 8, h = (int64_t{info.height} * n + 7) / 8;
+      if (w < options.min_side || h < options.min_side) break;
+      eighths = n;
     }
   }
-  int width = TJSCALED(info.width, chosen);
-  int height = TJSCALED(info.height, chosen);
-  cv::Mat rgb(height, width, CV_8UC3);
-  int rc = tjDecompress2(handle, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                         rgb.data, width, 0, height, TJPF_RGB, 0);
-  if (rc != 0) {
-    std::string message = tjGetErrorStr2(handle);
-    bool warning = tjGetErrorCode(handle) == TJERR_WARNING;
-    bool truncated = message.find("remature end") != std::string::npos;
-    if (!warning || truncated) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(truncated ? "truncated JPEG: " : "corrupt JPEG: ", message));
-    }
-    // Other warnings (extraneous bytes, say) leave a complete image: accept it,
-    // as browsers do.
+  absl::StatusOr<jpeg::Pixels> pixels = jpeg::DecodeRgb(bytes, eighths);
+  if (!pixels.ok()) return pixels.status();
+  const int orientation = options.apply_exif_orientation ? JpegExifOrientation(bytes) : 1;
+  const bool swaps = orientation >= 5;
+  const int source_width = swaps ? info.height : info.width;
+  const int source_height = swaps ? info.width : info.height;
+  if (orientation == 1) {
+    Image image;
+    image.width = pixels->width;
+    image.height = pixels->height;
+    image.source_width = source_width;
+    image.source_height = source_height;
+    image.rgb = std::move(pixels->rgb);
+    return image;
   }
-  int orientation = options.apply_exif_orientation ? JpegExifOrientation(bytes) : 1;
-  bool swaps = orientation >= 5;
+  cv::Mat rgb(pixels->height, pixels->width, CV_8UC3, pixels->rgb.data());
   Orient(rgb, orientation);
-  return FromMat(rgb, swaps ? info.height : info.width, swaps ? info.width : info.height);
+  return FromMat(rgb, source_width, source_height);
 }
 
 absl::StatusOr<Image> DecodeWithOpenCv(std::string_view bytes, const ImageInfo& info) {
@@ -266,19 +236,11 @@ absl::StatusOr<Image> DecodeWithOpenCv(std::string_view bytes, const ImageInfo& 
 
 }  // namespace
 
-namespace {
-
-// ProbeImage; for a JPEG, *jpeg is the decompressor that read the header (to
-// decode this same photo with).
-absl::StatusOr<ImageInfo> Probe(std::string_view bytes, JpegDecompressor* jpeg) {
+absl::StatusOr<ImageInfo> ProbeImage(std::string_view bytes) {
   if (bytes.empty()) return absl::InvalidArgumentError("empty image: no bytes");
   switch (SniffFormat(bytes)) {
-    case ImageFormat::kJpeg: {
-      absl::StatusOr<JpegDecompressor> handle = NewJpegDecompressor();
-      if (!handle.ok()) return handle.status();
-      *jpeg = std::move(*handle);
-      return ProbeJpeg(jpeg->get(), bytes);
-    }
+    case ImageFormat::kJpeg:
+      return ProbeJpeg(bytes);
     case ImageFormat::kPng:
       return ProbePng(bytes);
     case ImageFormat::kWebp:
@@ -289,21 +251,13 @@ absl::StatusOr<ImageInfo> Probe(std::string_view bytes, JpegDecompressor* jpeg) 
   return absl::InvalidArgumentError("not an image: the bytes are not JPEG, PNG or WebP");
 }
 
-}  // namespace
-
-absl::StatusOr<ImageInfo> ProbeImage(std::string_view bytes) {
-  JpegDecompressor jpeg(nullptr, tjDestroy);
-  return Probe(bytes, &jpeg);
-}
-
 absl::StatusOr<Image> DecodeImage(std::string_view bytes, const DecodeOptions& options) {
   const DecodeLimits& limits = options.limits;
   if (bytes.size() > limits.max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("image is ", bytes.size(), " bytes, over the limit of ", limits.max_bytes));
   }
-  JpegDecompressor jpeg(nullptr, tjDestroy);
-  auto info = Probe(bytes, &jpeg);
+  auto info = ProbeImage(bytes);
   if (!info.ok()) return info.status();
   int64_t pixels = int64_t{info->width} * info->height;
   if (info->width > limits.max_side || info->height > limits.max_side ||
@@ -313,7 +267,7 @@ absl::StatusOr<Image> DecodeImage(std::string_view bytes, const DecodeOptions& o
                      info->height, " pixels, over the limit of ", limits.max_pixels, " pixels or ",
                      limits.max_side, " per side"));
   }
-  if (info->format == ImageFormat::kJpeg) return DecodeJpeg(jpeg.get(), bytes, *info, options);
+  if (info->format == ImageFormat::kJpeg) return DecodeJpeg(bytes, *info, options);
   return DecodeWithOpenCv(bytes, *info);
 }
 

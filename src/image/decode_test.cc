@@ -6,9 +6,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/test_env.h"
 
 namespace photosearch {
 namespace {
@@ -313,6 +315,58 @@ TEST(Decode, CorruptPhotosDoNotAffectLaterOnesOnTheSameThread) {
   }
   // The corruptions were real: most of them are refused.
   EXPECT_GT(corrupt_refused, checked / 2) << corrupt_refused << " of " << checked;
+}
+
+// Found by fuzzing: a progressive JPEG whose second scan redefines a Huffman
+// table badly after a warning. TurboJPEG reported the fatal error as a warning
+// (the warning flag is sticky), so its output buffer, never written, was
+// accepted as the photo: uninitialised memory, different at every decode.
+TEST(Decode, AFatalErrorAfterAWarningIsAnError) {
+  auto bytes = ReadFile(testing::SourceDir() +
+                        "/tests/fuzz/corpus/image/regress_fatal_after_warning.jpg");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  for (int min_side : {0, 96}) {
+    DecodeOptions options;
+    options.min_side = min_side;
+    auto image = DecodeImage(*bytes, options);
+    ASSERT_FALSE(image.ok());
+    EXPECT_THAT(std::string(image.status().message()),
+                HasSubstr("corrupt JPEG: Bogus Huffman table definition"));
+  }
+}
+
+// A JPEG that claims more pixels than its data holds ends its scan early:
+// libjpeg fills the rest with grey. It is refused as truncated.
+TEST(Decode, AScanThatEndsEarlyIsTruncated) {
+  std::string jpeg = *EncodeJpeg(Textured(48, 32, 5), 80);
+  size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpeg[sof + 5] = 0x07, jpeg[sof + 6] = static_cast<char>(0xD0);  // height 2000
+  jpeg[sof + 7] = 0x07, jpeg[sof + 8] = static_cast<char>(0xD0);  // width 2000
+  auto image = DecodeImage(jpeg);
+  ASSERT_FALSE(image.ok());
+  EXPECT_THAT(std::string(image.status().message()), HasSubstr("truncated JPEG"));
+}
+
+// Each scan of a progressive JPEG re-reads every coefficient: thousands of
+// tiny scans cost seconds of CPU for a few kilobytes. They are refused.
+TEST(Decode, ProgressiveJpegsWithTooManyScansAreRefused) {
+  cv::Mat img(64, 64, CV_8UC3, cv::Scalar(10, 200, 30));
+  std::vector<uchar> out;
+  ASSERT_TRUE(cv::imencode(".jpg", img, out, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  std::string jpeg(out.begin(), out.end());
+  ASSERT_TRUE(DecodeImage(jpeg).ok());
+  // Repeat the last scan (an AC refinement scan, harmless to repeat) past the limit.
+  size_t last_sos = jpeg.rfind("\xFF\xDA");
+  size_t eoi = jpeg.rfind("\xFF\xD9");
+  ASSERT_TRUE(last_sos != std::string::npos && eoi != std::string::npos && last_sos < eoi);
+  const std::string scan = jpeg.substr(last_sos, eoi - last_sos);
+  std::string many = jpeg.substr(0, eoi);
+  for (int i = 0; i < 300; ++i) many += scan;
+  many += "\xFF\xD9";
+  auto image = DecodeImage(many);
+  ASSERT_FALSE(image.ok());
+  EXPECT_THAT(std::string(image.status().message()), HasSubstr("more than 256 progressive scans"));
 }
 
 TEST(Decode, EncodeJpegRejectsBadArguments) {

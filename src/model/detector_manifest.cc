@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "base/json_fields.h"
 #include "model/manifest_json.h"
 #include "nlohmann/json.hpp"
 
@@ -63,8 +64,8 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
   if (j.is_discarded() || !j.is_object()) return Invalid("not a JSON object");
   DetectorManifest m;
   try {
-    int schema = j.value("schema_version", 1);
-    if (schema != 1) return Invalid(absl::StrCat("unsupported schema_version ", schema));
+    auto schema = json_fields::Int(j, "schema_version", 1, 1, 1);
+    if (!schema.ok()) return Invalid(absl::StrCat("unsupported ", schema.status().message()));
     std::string kind = j.value("kind", "");
     if (kind != "detector") {
       return Invalid(absl::StrCat("\"kind\" must be \"detector\" (is \"", kind, "\")"));
@@ -112,9 +113,9 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
       return Invalid("letterbox.align must be top-left or center");
     }
     m.letterbox_center = align == "center";
-    m.pad_value = letterbox.value("pad_value", 114.f);
-    if (!(m.pad_value >= 0 && m.pad_value <= 255))
-      return Invalid("letterbox.pad_value must be in 0..255");
+    auto pad_value = json_fields::Number(letterbox, "pad_value", 114, 0, 255, "letterbox.");
+    if (!pad_value.ok()) return Invalid(std::string(pad_value.status().message()));
+    m.pad_value = static_cast<float>(*pad_value);
     std::string interpolation = letterbox.value("interpolation", "bilinear");
     if (interpolation != "bilinear" && interpolation != "area") {
       return Invalid("letterbox.interpolation must be bilinear or area");
@@ -134,10 +135,11 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
       return Invalid("output.strides must be a non-empty array, e.g. [8, 16, 32]");
     }
     for (const json& s : strides) {
-      if (!s.is_number_integer() || s.get<int>() < 1 || s.get<int>() > 1024) {
+      auto value = json_fields::IntValue(s, 1, 1024, "output.strides[]");
+      if (!value.ok() || !s.is_number_integer()) {
         return Invalid("output.strides must be integers in 1..1024");
       }
-      int stride = s.get<int>();
+      const int stride = static_cast<int>(*value);
       if (m.input_width % stride != 0 || m.input_height % stride != 0) {
         return Invalid(absl::StrCat("input size ", m.input_width, "x", m.input_height,
                                     " is not a multiple of output stride ", stride));
@@ -146,22 +148,27 @@ absl::StatusOr<DetectorManifest> ParseDetectorManifest(const std::string& json_t
     }
 
     const json thresholds = j.value("thresholds", json::object());
-    m.score_threshold = thresholds.value("score", 0.3f);
-    if (!(m.score_threshold > 0 && m.score_threshold <= 1)) {
-      return Invalid("thresholds.score must be in (0, 1]");
-    }
-    m.objectness_threshold = thresholds.value("objectness", m.score_threshold);
-    if (!(m.objectness_threshold > 0 && m.objectness_threshold <= 1)) {
-      return Invalid("thresholds.objectness must be in (0, 1]");
-    }
-    m.iou_threshold = thresholds.value("iou", 0.45f);
-    if (!(m.iou_threshold > 0 && m.iou_threshold <= 1)) {
-      return Invalid("thresholds.iou must be in (0, 1]");
-    }
-    m.max_detections = thresholds.value("max_detections", 100);
-    if (m.max_detections < 1 || m.max_detections > 10000) {
-      return Invalid("thresholds.max_detections must be in 1..10000");
-    }
+    // A threshold in (0, 1]; `fallback` when absent.
+    auto threshold = [&](const char* key, double fallback) -> absl::StatusOr<float> {
+      auto value = json_fields::Number(thresholds, key, fallback, 0, 1, "thresholds.");
+      if (!value.ok() || !(*value > 0)) {
+        return Invalid(absl::StrCat("thresholds.", key, " must be in (0, 1]"));
+      }
+      return static_cast<float>(*value);
+    };
+    auto score = threshold("score", 0.3);
+    if (!score.ok()) return score.status();
+    m.score_threshold = *score;
+    auto objectness = threshold("objectness", m.score_threshold);
+    if (!objectness.ok()) return objectness.status();
+    m.objectness_threshold = *objectness;
+    auto iou = threshold("iou", 0.45);
+    if (!iou.ok()) return iou.status();
+    m.iou_threshold = *iou;
+    auto max_detections =
+        json_fields::Int(thresholds, "max_detections", 100, 1, 10000, "thresholds.");
+    if (!max_detections.ok()) return Invalid(std::string(max_detections.status().message()));
+    m.max_detections = static_cast<int>(*max_detections);
 
     if (!j.contains("classes")) return Invalid("\"classes\" is missing (a file name or an array)");
     const json& classes = j.at("classes");

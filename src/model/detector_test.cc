@@ -113,7 +113,14 @@ TEST(DetectorManifest, RefusesBadFieldsWithTheFieldName) {
       {"/classes", json::array(), "names no class"},
       {"/classes", 80, "a file name or an array"},
       {"/classes", "missing.txt", "classes file /models/tiny/missing.txt"},
-      {"/input/width", "wide", "wrong type of a field"},
+      {"/input/width", "wide", "must be integers in 8..4096"},
+      {"/id", 7, "wrong type of a field"},
+      // Found by fuzzing: out-of-range numbers were cast (undefined behaviour).
+      {"/letterbox", json{{"pad_value", 1e39}}, "letterbox.pad_value must be a number in 0..255"},
+      {"/output/strides", json::array({8, 1e30}), "output.strides must be integers"},
+      {"/output/strides", json::array({8, int64_t{4294967312}}), "output.strides must be integers"},
+      {"/thresholds/max_detections", 1e12, "thresholds.max_detections must be an integer"},
+      {"/thresholds/score", 1e39, "thresholds.score must be in (0, 1]"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.pointer);

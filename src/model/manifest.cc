@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "base/json_fields.h"
 #include "model/manifest_json.h"
 #include "nlohmann/json.hpp"
 
@@ -20,8 +21,8 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
   if (j.is_discarded() || !j.is_object()) return Invalid("not a JSON object");
   ModelManifest m;
   try {
-    int schema = j.value("schema_version", 1);
-    if (schema != 1) return Invalid(absl::StrCat("unsupported schema_version ", schema));
+    auto schema = json_fields::Int(j, "schema_version", 1, 1, 1);
+    if (!schema.ok()) return Invalid(absl::StrCat("unsupported ", schema.status().message()));
     if (std::string kind = j.value("kind", "embedder"); kind != "embedder") {
       return Invalid(absl::StrCat("\"kind\" is \"", kind, "\": not an embedding model"));
     }
@@ -52,10 +53,9 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
       return s;
 
     const json resize = j.value("resize", json::object());
-    m.resize_shorter_side = resize.value("shorter_side", 0);
-    if (m.resize_shorter_side < 0 || m.resize_shorter_side > 8192) {
-      return Invalid("resize.shorter_side must be in 0..8192");
-    }
+    auto shorter_side = json_fields::Int(resize, "shorter_side", 0, 0, 8192, "resize.");
+    if (!shorter_side.ok()) return Invalid(std::string(shorter_side.status().message()));
+    m.resize_shorter_side = static_cast<int>(*shorter_side);
     std::string crop = resize.value("crop", "center");
     if (crop != "center" && crop != "none") return Invalid("resize.crop must be center or none");
     m.center_crop = crop == "center";
@@ -75,9 +75,9 @@ absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
     if (m.pooling != "none" && m.pooling != "mean" && m.pooling != "max") {
       return Invalid("output.pooling must be none, mean or max");
     }
-    m.dimension = output.value("dimension", 0);
-    if (m.dimension < 1 || m.dimension > 65536)
-      return Invalid("output.dimension must be in 1..65536");
+    auto dimension = json_fields::Int(output, "dimension", 0, 1, 65536, "output.");
+    if (!dimension.ok() || *dimension == 0) return Invalid("output.dimension must be in 1..65536");
+    m.dimension = static_cast<int>(*dimension);
     std::string normalize = output.value("normalize", "l2");
     if (normalize != "l2" && normalize != "none")
       return Invalid("output.normalize must be l2 or none");

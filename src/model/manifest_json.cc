@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/files.h"
+#include "base/json_fields.h"
 
 namespace photosearch::manifest_json {
 
@@ -19,8 +20,10 @@ absl::StatusOr<std::array<float, 3>> ReadTriple(const char* kind, const nlohmann
   }
   std::array<float, 3> out{};
   for (int i = 0; i < 3; ++i) {
-    if (!v[i].is_number()) return Invalid(kind, absl::StrCat("input.", key, " must be 3 numbers"));
-    out[i] = v[i].get<float>();
+    auto value =
+        json_fields::NumberValue(v[i], -1e6, 1e6, absl::StrCat("input.", key, "[", i, "]"));
+    if (!value.ok()) return Invalid(kind, std::string(value.status().message()));
+    out[i] = static_cast<float>(*value);
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch::manifest_json {
@@ -55,19 +56,21 @@ absl::StatusOr<Manifest> LoadManifest(const char* kind, const std::string& path,
 template <typename Manifest>
 absl::Status ParseInput(const char* kind, const nlohmann::json& input, const char* default_order,
                         float default_scale, Manifest* m) {
-  m->input_width = input.value("width", 0);
-  m->input_height = input.value("height", 0);
-  if (m->input_width < 8 || m->input_height < 8 || m->input_width > 4096 ||
-      m->input_height > 4096) {
-    return Invalid(kind, "input.width and input.height must be in 8..4096");
+  auto width = json_fields::Int(input, "width", 0, 8, 4096, "input.");
+  auto height = json_fields::Int(input, "height", 0, 8, 4096, "input.");
+  if (!width.ok() || !height.ok() || *width == 0 || *height == 0) {
+    return Invalid(kind, "input.width and input.height must be integers in 8..4096");
   }
+  m->input_width = static_cast<int>(*width);
+  m->input_height = static_cast<int>(*height);
   std::string order = input.value("color_order", default_order);
   if (order != "RGB" && order != "BGR") {
     return Invalid(kind, "input.color_order must be RGB or BGR");
   }
   m->rgb = order == "RGB";
-  m->scale = input.value("scale", default_scale);
-  if (!(m->scale > 0)) return Invalid(kind, "input.scale must be > 0");
+  auto scale = json_fields::Number(input, "scale", default_scale, 0, 1e6, "input.");
+  if (!scale.ok() || !(*scale > 0)) return Invalid(kind, "input.scale must be in (0, 1e6]");
+  m->scale = static_cast<float>(*scale);
   auto mean = ReadTriple(kind, input, "mean", {0.f, 0.f, 0.f});
   if (!mean.ok()) return mean.status();
   m->mean = *mean;

@@ -68,7 +68,17 @@ TEST(ModelManifest, RefusesBadFields) {
       {"/output/normalize", "none", "normalize l2"},
       {"/metric", "l2", "inner_product"},
       {"/schema_version", 2, "schema_version"},
-      {"/input/width", "wide", "type"},
+      {"/input/width", "wide", "must be integers in 8..4096"},
+      // Found by fuzzing: numbers that do not fit were cast (undefined
+      // behaviour for 1e30 and 1e39) or wrapped (4294967297 -> 1).
+      {"/input/width", 1e30, "must be integers in 8..4096"},
+      {"/input/height", 224.5, "must be integers in 8..4096"},
+      {"/output/dimension", 4294967297.0, "output.dimension must be in 1..65536"},
+      {"/output/dimension", int64_t{4294967297}, "output.dimension must be in 1..65536"},
+      {"/resize/shorter_side", -1e300, "resize.shorter_side must be an integer in 0..8192"},
+      {"/input/mean", json::array({0.5, 1e39, 0.5}), "input.mean[1] must be a number"},
+      {"/input/scale", 1e39, "input.scale must be in (0, 1e6]"},
+      {"/schema_version", 1e30, "schema_version"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.pointer);

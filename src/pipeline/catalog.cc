@@ -11,6 +11,7 @@
 #include "base/files.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {
@@ -178,7 +179,7 @@ void ParseJsonl(std::string_view text, const CatalogLimits& limits,
     }
     Row row{line, {}};
     for (auto& [key, value] : j.items()) {
-      row.fields[key] = value.is_string() ? value.get<std::string>() : value.dump();
+      row.fields[key] = value.is_string() ? value.get<std::string>() : DumpJson(value);
     }
     emit(std::move(row));  // counts the row
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/sha256.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/catalog.h"
 
@@ -75,7 +76,7 @@ absl::StatusOr<CatalogRead> ReadPostgresCatalog(const std::string& conninfo,
       std::string value = PQgetvalue(result.get(), r, c);
       row[names[c]] = names[c] == "listed_at" ? AsRfc3339(std::move(value)) : std::move(value);
     }
-    jsonl += row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    jsonl += DumpJson(row) + "\n";
   }
   auto parsed = ParseCatalog(jsonl, "jsonl", window, partition, limits);
   if (!parsed.ok()) return parsed.status();

@@ -9,6 +9,8 @@
 #include "base/files.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/dag.h"
 #include "yaml-cpp/yaml.h"
@@ -174,6 +176,12 @@ absl::StatusOr<StepConfig> ParseStep(const std::string& origin, const YAML::Node
 
 absl::StatusOr<PipelineConfig> ParsePipelineConfig(const std::string& yaml_text,
                                                    const std::string& origin) {
+  // YAML is UTF-8 text; its strings end up in run records, logs and the
+  // config's hash.
+  if (size_t bad = FindInvalidUtf8(yaml_text); bad != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": not UTF-8 text (byte ", bad, " is not part of a character)"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -309,7 +317,7 @@ std::string PipelineConfigHash(const PipelineConfig& config) {
                      {"with", step.with}});
   }
   j["steps"] = steps;
-  return Sha256Hex(j.dump());
+  return Sha256Hex(DumpJson(j));
 }
 
 void OverrideStepParam(PipelineConfig* config, const std::string& uses, const std::string& key,

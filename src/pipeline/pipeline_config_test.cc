@@ -106,6 +106,10 @@ TEST(PipelineConfigTest, BadConfigsSayWhatIsWrong) {
   EXPECT_THAT(Error("steps:\n  - {name: x, uses: rollup, needs: [y]}\n"
                     "  - {name: y, uses: rollup, needs: [x]}"),
               HasSubstr("cycle"));
+  // Found by fuzzing: a string that is not UTF-8 made the config's hash throw
+  // (std::terminate) after the config had been accepted.
+  EXPECT_THAT(Error("repo: s3://photos\x88\x9c/repo\nsteps:\n  - {name: x, uses: rollup}"),
+              HasSubstr("p.yaml: not UTF-8 text (byte 17 is not part of a character)"));
 }
 
 TEST(PipelineConfigTest, PlanChecksInputTypes) {

@@ -18,6 +18,7 @@
 #include "base/stopwatch.h"
 #include "index/shard.h"
 #include "model/region_embedder.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/dag.h"
 #include "pipeline/shard_builder.h"
@@ -660,7 +661,7 @@ std::string PipelineRun::ToJson(const PipelineOptions& options, const std::strin
     s.push_back(one);
   }
   j["steps"] = s;
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 absl::StatusOr<PipelineRun> RunPipeline(const PipelineModel& model, Repository& repository,

@@ -1,0 +1,3 @@
+#include "catalog_fuzz.h"
+
+PHOTOSEARCH_FUZZ_TARGET(catalog_csv) { photosearch::fuzz::FuzzCatalog(data, "csv"); }
