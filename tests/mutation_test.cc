@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "image/decode.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -226,9 +227,23 @@ TEST(MutationTest, HostileInputNeverHurtsTheServerOrLaterQueries) {
   }
   photos.push_back({"coffee.jpg", *ReadFile(testing::AssetsDir() + "/photos/scenes/coffee.jpg"),
                     "image/jpeg"});
+  // A 2 x 19999 strip: a 6 KB JPEG that once took 10 s and 2 GB to preprocess.
+  Image strip;
+  strip.width = 19999;
+  strip.height = 2;
+  strip.rgb.resize(size_t{19999} * 2 * 3);
+  for (size_t i = 0; i < strip.rgb.size(); ++i) strip.rgb[i] = static_cast<uint8_t>(i * 13 % 256);
+  photos.push_back({"strip.jpg", *EncodeJpeg(strip, 90), "image/jpeg"});
   std::map<std::string, json> fresh;
+  // A valid photo's answer, which must come within kMaxSeconds too.
   auto ask = [&](const Photo& photo, const char* detect) {
-    return client.Post(absl::StrCat("/v1/search?k=5&detect=", detect), photo.bytes, photo.type);
+    const auto start = std::chrono::steady_clock::now();
+    HttpReply reply =
+        client.Post(absl::StrCat("/v1/search?k=5&detect=", detect), photo.bytes, photo.type);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_LT(seconds, kMaxSeconds) << photo.name << " detect=" << detect;
+    return reply;
   };
   for (const Photo& photo : photos) {
     for (const char* detect : kDetect) {

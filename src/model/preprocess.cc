@@ -23,17 +23,25 @@ absl::Status Preprocess(const Image& image, const ModelManifest& m, float* out) 
     cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.rgb.data()));
     int target_w = m.input_width, target_h = m.input_height;
     if (m.center_crop && m.resize_shorter_side > 0) {
-      double s = static_cast<double>(m.resize_shorter_side) / std::min(image.width, image.height);
-      target_w = std::max(m.input_width, static_cast<int>(std::lround(image.width * s)));
-      target_h = std::max(m.input_height, static_cast<int>(std::lround(image.height * s)));
+      // A strip (2 x 19999 pixels, a 6 KB JPEG) would be resized to 256 x 2.5
+      // million pixels (2 GB, 10 s) only to keep its central square: keep the
+      // central part of the long side, kMaxPreprocessAspect times the short
+      // side, first. Photos within that ratio are untouched.
+      const int shorter = std::min(src.cols, src.rows);
+      const int longest = kMaxPreprocessAspect * shorter;
+      if (src.cols > longest) src = src(cv::Rect((src.cols - longest) / 2, 0, longest, src.rows));
+      if (src.rows > longest) src = src(cv::Rect(0, (src.rows - longest) / 2, src.cols, longest));
+      double s = static_cast<double>(m.resize_shorter_side) / shorter;
+      target_w = std::max(m.input_width, static_cast<int>(std::lround(src.cols * s)));
+      target_h = std::max(m.input_height, static_cast<int>(std::lround(src.rows * s)));
     }
     // Bilinear aliases when shrinking more than 2x (a PNG at full size, say):
     // area averaging is what the bilinear reference sees after its own decode.
-    bool big_shrink = target_w * 2 < image.width || target_h * 2 < image.height;
+    bool big_shrink = target_w * 2 < src.cols || target_h * 2 < src.rows;
     int interpolation =
         (m.interpolation == "area" || big_shrink) ? cv::INTER_AREA : cv::INTER_LINEAR;
     cv::Mat resized;
-    if (target_w == image.width && target_h == image.height) {
+    if (target_w == src.cols && target_h == src.rows) {
       resized = src;
     } else {
       cv::resize(src, resized, cv::Size(target_w, target_h), 0, 0, interpolation);

@@ -20,6 +20,10 @@ inline size_t InputTensorSize(const ModelManifest& m) {
 // detail the model would see (DecodeOptions::min_side).
 int DecodeMinSide(const ModelManifest& m);
 
+// With a centre crop, only the central part of the long side, this many times
+// the short side, is resized (the crop never reaches beyond it).
+inline constexpr int kMaxPreprocessAspect = 8;
+
 // Writes InputTensorSize(m) floats, channel-major (CHW), to `out`.
 // REQUIRES: `out` holds InputTensorSize(m) floats.
 absl::Status Preprocess(const Image& image, const ModelManifest& m, float* out);

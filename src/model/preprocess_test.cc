@@ -1,6 +1,7 @@
 #include "model/preprocess.h"
 
 #include <cmath>
+#include <utility>
 
 #include "gtest/gtest.h"
 
@@ -63,6 +64,32 @@ TEST(Preprocess, CropsTheCentreAfterResizingTheShorterSide) {
   ASSERT_TRUE(Preprocess(image, m, out.data()).ok());
   EXPECT_LT(out[0], 0.2f);
   EXPECT_NEAR(out[3], 1.f, 1e-5);
+}
+
+// Found while testing hostile photos: a 2 x 19999 strip was resized to 256 x
+// 2.5 million pixels (2 GB, 10 s a query) for a 224 x 224 crop. Only the
+// centre of a strip is used: the tensor equals that of its central part.
+TEST(Preprocess, AStripIsCutToItsCentreBeforeResizing) {
+  ModelManifest m = Manifest();
+  m.input_width = m.input_height = 224;
+  m.resize_shorter_side = 256;
+  for (auto [w, h] : {std::pair{19999, 2}, std::pair{3, 17000}}) {
+    Image strip = Solid(w, h, 10, 20, 30);
+    for (size_t i = 0; i < strip.rgb.size(); ++i) strip.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
+    const int shorter = std::min(w, h), keep = kMaxPreprocessAspect * shorter;
+    Image centre;
+    centre.width = w > h ? keep : w;
+    centre.height = w > h ? h : keep;
+    const int x0 = w > h ? (w - keep) / 2 : 0, y0 = w > h ? 0 : (h - keep) / 2;
+    for (int y = 0; y < centre.height; ++y) {
+      const uint8_t* row = &strip.rgb[(size_t(y + y0) * w + x0) * 3];
+      centre.rgb.insert(centre.rgb.end(), row, row + size_t(centre.width) * 3);
+    }
+    std::vector<float> a(InputTensorSize(m)), b(InputTensorSize(m));
+    ASSERT_TRUE(Preprocess(strip, m, a.data()).ok());
+    ASSERT_TRUE(Preprocess(centre, m, b.data()).ok());
+    EXPECT_EQ(a, b) << w << "x" << h;
+  }
 }
 
 TEST(Preprocess, DecodeMinSideAndBadImages) {
