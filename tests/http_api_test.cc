@@ -225,7 +225,7 @@ TEST_F(HttpApiTest, BadInputGetsA4xxJsonErrorAndTheServerKeepsServing) {
       {"k = 1001", "?k=1001", *jpeg_, "image/jpeg", 400, "INVALID_ARGUMENT", "between 1 and 1000"},
       {"k = abc", "?k=abc", *jpeg_, "image/jpeg", 400, "INVALID_ARGUMENT", "k must be"},
       {"k too large in JSON", "", VectorBody(nine, kModel, 5000), "application/json", 400,
-       "INVALID_ARGUMENT", "k must be"},
+       "INVALID_ARGUMENT", "\"k\" must be an integer between 1 and 1000, got 5000"},
       {"ef = -1", "?ef=-1", *jpeg_, "image/jpeg", 400, "INVALID_ARGUMENT", "ef must be"},
       {"unsupported type", "", "hello", "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "text/plain"},
   };

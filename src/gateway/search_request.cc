@@ -125,9 +125,11 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     size_t first = what.find('\''), last = what.rfind('\'');
     std::string literal =
         first < last ? what.substr(first + 1, std::min<size_t>(last - first - 1, 64)) : "a number";
-    return absl::InvalidArgumentError(absl::StrCat(locator.path().empty() ? "value" : locator.path(),
-                                                   " is ", literal,
-                                                   ", out of range of a 32-bit float"));
+    const std::string path = locator.path().empty() ? "a value" : locator.path();
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is ", literal,
+                     path.rfind("vector[", 0) == 0 ? ", out of range of a 32-bit float"
+                                                   : ", out of range"));
   } catch (const json::exception& e) {
     // nlohmann quotes the token it was reading, which can be most of the body:
     // a client's 20 MB string is not echoed back.
@@ -174,17 +176,12 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     request->model = model.get<std::string>();
   }
   if (j.contains("k")) {
-    if (!j["k"].is_number_integer()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"k\" must be an integer between 1 and ", max_k));
+    auto k = json_fields::IntValue(j["k"], 1, max_k, "\"k\"");
+    if (!k.ok() || !j["k"].is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat("\"k\" must be an integer between 1 and ",
+                                                     max_k, ", got ", DumpJson(j["k"]).substr(0, 40)));
     }
-    // Unsigned values over int64's range come back wrapped; both ends are
-    // clamped to a value the service refuses with its range in the message.
-    const json& k = j["k"];
-    int64_t value = k.is_number_unsigned() && k.get<uint64_t>() > uint64_t{INT64_MAX}
-                        ? INT64_MAX
-                        : k.get<int64_t>();
-    request->k = static_cast<int>(std::clamp<int64_t>(value, -1, int64_t{max_k} + 1));
+    request->k = static_cast<int>(*k);
   }
   return absl::OkStatus();
 }

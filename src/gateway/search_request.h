@@ -47,9 +47,9 @@ SearchBody SearchBodyOf(std::string_view media_type);
 // The media type of `req` ("image/jpeg" for "Image/JPEG; q=1").
 std::string MediaTypeOf(const httplib::Request& req);
 
-// Fills `request` from a JSON body: {"vector": [numbers], "model": "<id>", "k": n}.
-// Every value must be a finite number that fits a 32-bit float; errors name it
-// ("vector[3] is 1e309, out of range of a 32-bit float").
+// Fills `request` from a JSON body: {"vector": [numbers], "model": "<id>", "k": n}
+// with k in 1..max_k. Every value must be a finite number that fits a 32-bit
+// float; errors name it ("vector[3] is 1e309, out of range of a 32-bit float").
 absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* request);
 
 // The request of `POST /v1/search`: k (default `default_k`), ef and detect from

@@ -57,13 +57,17 @@ TEST(ParseSearchJson, BoundsSizesAndClampsK) {
   std::string long_model = R"({"vector":[1],"model":")" + std::string(300, 'm') + "\"}";
   EXPECT_THAT(std::string(ParseSearchJson(long_model, 1000, &request).message()),
               HasSubstr("over 256 bytes"));
-  // k out of range is left for the service to refuse with its range; huge
-  // values must not wrap into range.
-  for (const char* k : {"0", "-5", "1001", "18446744073709551615", "9223372036854775808"}) {
+  // k out of range is refused with the range; huge values do not wrap into it.
+  for (const char* k : {"0", "-5", "1001", "18446744073709551615", "18446744073709551617",
+                        "9223372036854775808", "4294967297", "1e3", "2.0"}) {
     SCOPED_TRACE(k);
-    ASSERT_TRUE(ParseSearchJson(std::string(R"({"vector":[1],"k":)") + k + "}", 1000, &request).ok());
-    EXPECT_TRUE(request.k < 1 || request.k > 1000) << request.k;
+    absl::Status status =
+        ParseSearchJson(std::string(R"({"vector":[1],"k":)") + k + "}", 1000, &request);
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr(std::string("\"k\" must be an integer between 1 and 1000, got ")));
   }
+  ASSERT_TRUE(ParseSearchJson(R"({"vector":[1],"k":1000})", 1000, &request).ok());
+  EXPECT_EQ(request.k, 1000);
   // Found by fuzzing: a parse error quoted the whole token it was reading.
   std::string unterminated = "{\"model\":\"" + std::string(1 << 20, 'x') + "\r";
   absl::Status status = ParseSearchJson(unterminated, 1000, &request);

@@ -20,5 +20,5 @@ PHOTOSEARCH_FUZZ_TARGET(search_json) {
             "vector size");
   for (float v : request.vector) FuzzCheck(std::isfinite(v), "non-finite value accepted");
   FuzzCheck(request.model.size() <= photosearch::kMaxModelIdBytes, "model id unbounded");
-  FuzzCheck(request.k >= -1 && request.k <= 1001, "k not clamped");
+  FuzzCheck(request.k >= 1 && request.k <= 1000, "k out of range accepted");
 }
