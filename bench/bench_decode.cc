@@ -81,9 +81,10 @@ int main(int argc, char** argv) {
     }
     double raw_ms = raw_watch.ElapsedMs() / (rounds * bytes.size());
     tjDestroy(handle);
-    std::printf("raw TurboJPEG, min_side %4d: %6.3f ms/photo (%d failed); DecodeImage / raw = "
-                "%.3f\n",
-                min_side, raw_ms, failed, ms / raw_ms);
+    std::printf(
+        "raw TurboJPEG, min_side %4d: %6.3f ms/photo (%d failed); DecodeImage / raw = "
+        "%.3f\n",
+        min_side, raw_ms, failed, ms / raw_ms);
   }
   DecodeOptions options;
   options.min_side = DecodeMinSide(*m);

@@ -127,7 +127,8 @@ TEST(CliIndexTest, CorruptPhotosFirstDoNotCostTheValidOnes) {
   sof[at + 9] = 7;  // 7 components
   ASSERT_TRUE(WriteFileAtomic(photos / "a_huffman.jpg", dht).ok());
   ASSERT_TRUE(WriteFileAtomic(photos / "a_frame.jpg", sof).ok());
-  ASSERT_TRUE(WriteFileAtomic(photos / "a_cut.jpg", good.substr(0, good.find("\xFF\xC4") + 9)).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(photos / "a_cut.jpg", good.substr(0, good.find("\xFF\xC4") + 9)).ok());
 
   std::string output;
   int code = RunCommand({PhotosearchBin(), "index", "--photos", photos.path(), "--repo",
@@ -140,9 +141,9 @@ TEST(CliIndexTest, CorruptPhotosFirstDoNotCostTheValidOnes) {
   EXPECT_THAT(output, HasSubstr("skipped a_cut.jpg: corrupt JPEG"));
   // Every valid photo is in the index: each finds itself first.
   for (int i : {0, 9, 19}) {
-    code = RunCommand({PhotosearchBin(), "search", "--repo", repo.path(), "--k", "1",
-                       photos / ("k_" + names[i])},
-                      &output);
+    code = RunCommand(
+        {PhotosearchBin(), "search", "--repo", repo.path(), "--k", "1", photos / ("k_" + names[i])},
+        &output);
     ASSERT_EQ(code, 0) << output;
     EXPECT_THAT(output, HasSubstr("k_" + names[i])) << output;
   }

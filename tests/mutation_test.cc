@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
-#include "image/decode.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "image/decode.h"
 #include "nlohmann/json.hpp"
 #include "support/http_client.h"
 #include "support/test_env.h"
@@ -81,7 +81,9 @@ bool SameAnswer(const json& a, const json& b) {
 class Mutator {
  public:
   explicit Mutator(uint32_t seed) : rng_(seed) {}
-  size_t Below(size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  size_t Below(size_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng_);
+  }
 
   // A broken copy of `bytes`; `other` is spliced in by some mutations.
   std::string Mutate(const std::string& bytes, const std::string& other, std::string* kind) {
@@ -157,12 +159,14 @@ class Mutator {
         break;
       case 4: {
         *kind = "json bytes flipped";
-        for (size_t i = 0, n = 1 + Below(8); i < n; ++i) body[Below(body.size())] ^= char(1 << Below(8));
+        for (size_t i = 0, n = 1 + Below(8); i < n; ++i)
+          body[Below(body.size())] ^= char(1 << Below(8));
         break;
       }
       default:
         *kind = "json wrong dimension";
-        body = json{{"vector", std::vector<double>(1 + Below(3000), 0.5)}, {"model", kModel}}.dump();
+        body =
+            json{{"vector", std::vector<double>(1 + Below(3000), 0.5)}, {"model", kModel}}.dump();
     }
     return body;
   }
@@ -220,13 +224,14 @@ TEST(MutationTest, HostileInputNeverHurtsTheServerOrLaterQueries) {
 
   // The valid photos, in every format, and what the fresh server answers.
   std::vector<Photo> photos;
-  for (const char* name : {"/Kiwi/Kiwi_001.jpg", "/Banana/Banana_003.jpg", "/Pear/Anjou/Anjou_002.jpg"}) {
+  for (const char* name :
+       {"/Kiwi/Kiwi_001.jpg", "/Banana/Banana_003.jpg", "/Pear/Anjou/Anjou_002.jpg"}) {
     auto bytes = ReadFile(grocery + name);
     ASSERT_TRUE(bytes.ok()) << bytes.status();
     photos.push_back({name, *bytes, "image/jpeg"});
   }
-  photos.push_back({"coffee.jpg", *ReadFile(testing::AssetsDir() + "/photos/scenes/coffee.jpg"),
-                    "image/jpeg"});
+  photos.push_back(
+      {"coffee.jpg", *ReadFile(testing::AssetsDir() + "/photos/scenes/coffee.jpg"), "image/jpeg"});
   // A 2 x 19999 strip: a 6 KB JPEG that once took 10 s and 2 GB to preprocess.
   Image strip;
   strip.width = 19999;
@@ -281,7 +286,8 @@ TEST(MutationTest, HostileInputNeverHurtsTheServerOrLaterQueries) {
       const char* types[] = {"text/plain", "image/gif", "application/x-www-form-urlencoded", ""};
       type = types[mutator.Below(4)];
     } else if (family < 17) {
-      std::string inner = mutator.Below(2) ? photo.bytes : mutator.Mutate(photo.bytes, other.bytes, &kind);
+      std::string inner =
+          mutator.Below(2) ? photo.bytes : mutator.Mutate(photo.bytes, other.bytes, &kind);
       body = mutator.Multipart(inner, &kind, &type);
     } else {
       body = mutator.JsonBody(&kind);

@@ -45,8 +45,8 @@ absl::Status ValidateFileName(const std::string& name) {
     begin = end + 1;
   }
   if (!plain) {
-    return absl::DataLossError(
-        absl::StrCat("manifest: file name '", name.substr(0, 100), "' is not a plain relative path"));
+    return absl::DataLossError(absl::StrCat("manifest: file name '", name.substr(0, 100),
+                                            "' is not a plain relative path"));
   }
   return absl::OkStatus();
 }

@@ -335,9 +335,9 @@ class S3Store : public Store {
           absl::StrCat(where, ": cannot reach ", options_.endpoint, " (", reply.error, ")"));
     }
     S3ErrorBody error = ParseS3Error(reply.body);
-    std::string detail = absl::StrCat(where, ": HTTP ", reply.status,
-                                      error.code.empty() ? "" : absl::StrCat(" ", error.code),
-                                      error.message.empty() ? "" : absl::StrCat(": ", error.message));
+    std::string detail = absl::StrCat(
+        where, ": HTTP ", reply.status, error.code.empty() ? "" : absl::StrCat(" ", error.code),
+        error.message.empty() ? "" : absl::StrCat(": ", error.message));
     switch (reply.status) {
       case 404:
         return absl::NotFoundError(detail);

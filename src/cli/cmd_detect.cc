@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "base/files.h"
+#include "base/json_fields.h"
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "cli/common.h"
@@ -10,7 +11,6 @@
 #include "model/detect_policy.h"
 #include "model/detector.h"
 #include "model/region_embedder.h"
-#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {

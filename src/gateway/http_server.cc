@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/files.h"
+#include "base/json_fields.h"
 #include "base/stopwatch.h"
 #include "gateway/search_json.h"
 #include "gateway/search_request.h"
 #include "gateway/web_assets.h"
-#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 

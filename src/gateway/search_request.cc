@@ -21,7 +21,10 @@ using nlohmann::json;
 // value was wrong.
 class JsonPathLocator : public nlohmann::json_sax<json> {
  public:
-  std::string path() const { return path_; }
+  // At most ~200 characters: the end of the path, where the value is.
+  std::string path() const {
+    return path_.size() <= 200 ? path_ : "..." + path_.substr(path_.size() - 200);
+  }
 
   bool null() override { return Value(); }
   bool boolean(bool) override { return Value(); }
@@ -38,8 +41,7 @@ class JsonPathLocator : public nlohmann::json_sax<json> {
   bool end_object() override { return Close(); }
   bool start_array(std::size_t) override { return Open(true); }
   bool end_array() override { return Close(); }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception&) override {
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
     // The value being read when the error came is the next one of its container.
     path_ = Path();
     return false;
@@ -126,10 +128,9 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     std::string literal =
         first < last ? what.substr(first + 1, std::min<size_t>(last - first - 1, 64)) : "a number";
     const std::string path = locator.path().empty() ? "a value" : locator.path();
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, " is ", literal,
-                     path.rfind("vector[", 0) == 0 ? ", out of range of a 32-bit float"
-                                                   : ", out of range"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is ", literal,
+        path.rfind("vector[", 0) == 0 ? ", out of range of a 32-bit float" : ", out of range"));
   } catch (const json::exception& e) {
     // nlohmann quotes the token it was reading, which can be most of the body:
     // a client's 20 MB string is not echoed back.
@@ -179,7 +180,8 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     auto k = json_fields::IntValue(j["k"], 1, max_k, "\"k\"");
     if (!k.ok() || !j["k"].is_number_integer()) {
       return absl::InvalidArgumentError(absl::StrCat("\"k\" must be an integer between 1 and ",
-                                                     max_k, ", got ", DumpJson(j["k"]).substr(0, 40)));
+                                                     max_k, ", got ",
+                                                     DumpJson(j["k"]).substr(0, 40)));
     }
     request->k = static_cast<int>(*k);
   }

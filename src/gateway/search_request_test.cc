@@ -10,9 +10,9 @@ using ::testing::HasSubstr;
 
 TEST(ParseSearchJson, ReadsVectorModelAndK) {
   SearchRequest request;
-  ASSERT_TRUE(ParseSearchJson(R"({"vector":[1,-2.5,3e-3],"model":"m@1","k":7,"x":{}})", 1000,
-                              &request)
-                  .ok());
+  ASSERT_TRUE(
+      ParseSearchJson(R"({"vector":[1,-2.5,3e-3],"model":"m@1","k":7,"x":{}})", 1000, &request)
+          .ok());
   EXPECT_THAT(request.vector, ::testing::ElementsAre(1.f, -2.5f, 3e-3f));
   EXPECT_EQ(request.model, "m@1");
   EXPECT_EQ(request.k, 7);
@@ -73,6 +73,15 @@ TEST(ParseSearchJson, BoundsSizesAndClampsK) {
   absl::Status status = ParseSearchJson(unterminated, 1000, &request);
   EXPECT_THAT(std::string(status.message()), HasSubstr("not valid JSON"));
   EXPECT_LT(status.message().size(), 500u);
+  // Found by fuzzing: the path of an out-of-range number through 60 objects
+  // with 64-character keys.
+  std::string nested;
+  for (int i = 0; i < 60; ++i) nested += "{\"" + std::string(64, 'a' + i % 26) + "\":";
+  nested += "1e999";
+  status = ParseSearchJson(nested, 1000, &request);
+  EXPECT_THAT(std::string(status.message()), ::testing::StartsWith("...eee"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("hhhh is 1e999, out of range"));
+  EXPECT_LT(status.message().size(), 300u);
   // Deep nesting is refused, not a stack overflow.
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(ParseSearchJson(deep, 1000, &request).ok());

@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/test_env.h"
@@ -238,8 +237,8 @@ std::vector<std::string> Corruptions(const std::string& bytes, const std::string
     for (int f = 0; f < 16; ++f) b[next(b.size())] ^= static_cast<char>(1 << next(8));
     out.push_back(std::move(b));
   }
-  for (size_t cut : {size_t{3}, size_t{20}, size_t{100}, header, bytes.size() / 2,
-                     bytes.size() - 2}) {
+  for (size_t cut :
+       {size_t{3}, size_t{20}, size_t{100}, header, bytes.size() / 2, bytes.size() - 2}) {
     out.push_back(bytes.substr(0, std::min(cut, bytes.size())));
   }
   out.push_back(bytes.substr(0, header) + other.substr(std::min(other.size(), header)));
@@ -322,8 +321,8 @@ TEST(Decode, CorruptPhotosDoNotAffectLaterOnesOnTheSameThread) {
 // (the warning flag is sticky), so its output buffer, never written, was
 // accepted as the photo: uninitialised memory, different at every decode.
 TEST(Decode, AFatalErrorAfterAWarningIsAnError) {
-  auto bytes = ReadFile(testing::SourceDir() +
-                        "/tests/fuzz/corpus/image/regress_fatal_after_warning.jpg");
+  auto bytes =
+      ReadFile(testing::SourceDir() + "/tests/fuzz/corpus/image/regress_fatal_after_warning.jpg");
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   for (int min_side : {0, 96}) {
     DecodeOptions options;

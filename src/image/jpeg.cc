@@ -25,7 +25,6 @@ struct Errors {
   int warnings;
 };
 
-
 [[noreturn]] void OnError(j_common_ptr cinfo) {
   Errors* errors = reinterpret_cast<Errors*>(cinfo->err);
   (*cinfo->err->format_message)(cinfo, errors->message);
@@ -61,10 +60,10 @@ void OnProgress(j_common_ptr cinfo) {
 struct Job {
   const unsigned char* data;
   size_t size;
-  int eighths;          // 0: read the header only
+  int eighths;                // 0: read the header only
   std::vector<uint8_t>* rgb;  // filled when eighths > 0 (resized here)
   // Out.
-  int width, height;              // of the frame, or of the output when decoding
+  int width, height;  // of the frame, or of the output when decoding
   bool failed, truncated;
   int warnings;
   char message[JMSG_LENGTH_MAX];
@@ -114,8 +113,7 @@ void Run(Job* job) {
     cinfo.out_color_space = JCS_EXT_RGB;  // grey and YCbCr alike; CMYK is refused
     jpeg_start_decompress(&cinfo);
     const size_t stride = size_t{cinfo.output_width} * 3;
-    if (cinfo.output_components != 3 ||
-        !Allocate(job->rgb, stride * cinfo.output_height)) {
+    if (cinfo.output_components != 3 || !Allocate(job->rgb, stride * cinfo.output_height)) {
       std::snprintf(errors.message, sizeof(errors.message), "%s",
                     cinfo.output_components != 3 ? "unsupported colour space"
                                                  : "out of memory for the pixels");

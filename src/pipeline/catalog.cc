@@ -9,9 +9,9 @@
 #include "absl/strings/str_format.h"
 #include "artifact/s3_store.h"
 #include "base/files.h"
+#include "base/json_fields.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
-#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace photosearch {

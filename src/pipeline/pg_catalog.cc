@@ -8,8 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "base/sha256.h"
 #include "base/json_fields.h"
+#include "base/sha256.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/catalog.h"
 

@@ -37,17 +37,17 @@ inline void FuzzCheck(bool ok, const char* what) {
 }  // namespace photosearch::fuzz
 
 #ifdef PHOTOSEARCH_LIBFUZZER
-#define PHOTOSEARCH_FUZZ_TARGET(name)                                                  \
-  static void FuzzOne_##name(std::string_view data);                                   \
-  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {            \
-    FuzzOne_##name(std::string_view(reinterpret_cast<const char*>(data), size));       \
-    return 0;                                                                          \
-  }                                                                                    \
+#define PHOTOSEARCH_FUZZ_TARGET(name)                                            \
+  static void FuzzOne_##name(std::string_view data);                             \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {      \
+    FuzzOne_##name(std::string_view(reinterpret_cast<const char*>(data), size)); \
+    return 0;                                                                    \
+  }                                                                              \
   static void FuzzOne_##name(std::string_view data)
 #else
-#define PHOTOSEARCH_FUZZ_TARGET(name)                                                  \
-  static void FuzzOne_##name(std::string_view data);                                   \
-  [[maybe_unused]] static const bool kRegistered_##name =                              \
-      ::photosearch::fuzz::Register(#name, FuzzOne_##name);                            \
+#define PHOTOSEARCH_FUZZ_TARGET(name)                       \
+  static void FuzzOne_##name(std::string_view data);        \
+  [[maybe_unused]] static const bool kRegistered_##name =   \
+      ::photosearch::fuzz::Register(#name, FuzzOne_##name); \
   static void FuzzOne_##name(std::string_view data)
 #endif

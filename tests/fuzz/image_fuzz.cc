@@ -12,8 +12,8 @@ namespace {
 
 using photosearch::DecodeImage;
 using photosearch::DecodeOptions;
-using photosearch::fuzz::FuzzCheck;
 using photosearch::Image;
+using photosearch::fuzz::FuzzCheck;
 
 // A small valid JPEG (and its pixels as decoded on a fresh thread state).
 const std::string& ReferenceJpeg() {
