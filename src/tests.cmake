@@ -1,4 +1,5 @@
 photosearch_test(base_test SOURCES base/metrics_test.cc base/files_test.cc base/utf8_test.cc
+  base/json_fields_test.cc
   LIBS ps_base)
 photosearch_test(image_test SOURCES image/decode_test.cc LIBS ps_image
   opencv_core opencv_imgcodecs)

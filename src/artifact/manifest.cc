@@ -33,10 +33,12 @@ std::string ManifestToJson(const ArtifactManifest& m) {
 namespace {
 
 // A file of an artifact is named by a plain relative path inside its version
-// directory: a manifest must not point readers anywhere else.
+// directory, printable, and not one of the names the repository itself writes
+// there: a manifest must not point readers anywhere else.
 absl::Status ValidateFileName(const std::string& name) {
   bool plain = !name.empty() && name.size() <= 255 && name.front() != '/' &&
-               name.find('\0') == std::string::npos && name.find('\\') == std::string::npos;
+               name.find('\\') == std::string::npos && name != "manifest.json" && name != "CLAIM";
+  for (unsigned char c : name) plain = plain && c >= 0x20 && c != 0x7f;
   for (size_t begin = 0; plain && begin <= name.size();) {
     size_t end = name.find('/', begin);
     if (end == std::string::npos) end = name.size();
@@ -54,10 +56,12 @@ absl::Status ValidateFileName(const std::string& name) {
 }  // namespace
 
 absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::DataLossError("manifest is not a JSON object");
+  absl::StatusOr<json> parsed = json_fields::Parse(json_text);
+  if (!parsed.ok() || !parsed->is_object()) {
+    return absl::DataLossError(absl::StrCat(
+        "manifest is not a JSON object", parsed.ok() ? "" : ": ", parsed.status().message()));
   }
+  json j = std::move(*parsed);
   ArtifactManifest m;
   // Numbers are range-checked before they are narrowed (json_fields.h).
   auto integer = [](const json& value, int64_t min, int64_t max,
@@ -70,7 +74,7 @@ absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
     const json& schema = j.at("schema_version");
     if (!schema.is_number_integer() || schema.get<int64_t>() != ArtifactManifest::kSchemaVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "manifest schema_version ", DumpJson(schema).substr(0, 20),
+          "manifest schema_version ", json_fields::Describe(schema),
           " is not supported (this build reads ", ArtifactManifest::kSchemaVersion, ")"));
     }
     m.kind = j.at("kind").get<std::string>();
@@ -91,7 +95,11 @@ absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
     ASSIGN_OR_RETURN(m.version, integer(j.at("version"), 1, INT64_MAX, "version"));
     m.created_at = j.value("created_at", "");
     m.inputs = j.value("inputs", std::map<std::string, std::string>{});
-    for (const json& f : j.at("files")) {
+    const json& files = j.at("files");
+    if (!files.is_array() || files.empty()) {
+      return absl::DataLossError("manifest: \"files\" must be a non-empty list");
+    }
+    for (const json& f : files) {
       FileEntry entry;
       entry.name = f.at("name").get<std::string>();
       RETURN_IF_ERROR(ValidateFileName(entry.name));
@@ -102,6 +110,11 @@ absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text) {
           entry.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
         return absl::DataLossError(
             absl::StrCat("manifest: sha256 of ", entry.name, " is not 64 hex digits"));
+      }
+      for (const FileEntry& other : m.files) {
+        if (other.name == entry.name) {
+          return absl::DataLossError(absl::StrCat("manifest: ", entry.name, " is listed twice"));
+        }
       }
       m.files.push_back(std::move(entry));
     }

@@ -58,6 +58,14 @@ TEST(ArtifactManifest, RefusesWhatWouldWrapEscapeOrLie) {
       {"/files/0/name", "a//b", "not a plain relative path"},
       {"/files/0/name", "", "not a plain relative path"},
       {"/files/0/sha256", "abc", "not 64 hex digits"},
+      {"/files/0/name", "CLAIM", "not a plain relative path"},
+      {"/files/0/name", "a\nb", "not a plain relative path"},
+      {"/files/1/name", "ids.bin", "ids.bin is listed twice"},
+      // An empty list would leave nothing to verify (found in review).
+      {"/files", json::array(), "\"files\" must be a non-empty list"},
+      {"/files", json::object(), "\"files\" must be a non-empty list"},
+      {"/files", nullptr, "\"files\" must be a non-empty list"},
+      {"/dimension", json::array({json::array({1})}), "dimension must be an integer"},
       {"/kind", 3, "mistyped field"},
       {"/schema_version", 1.5, "not supported"},
   };

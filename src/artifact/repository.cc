@@ -164,6 +164,10 @@ absl::StatusOr<std::string> Repository::FetchVerified(const ArtifactKey& key,
                                                       const ArtifactManifest& manifest,
                                                       const std::string& scratch_dir) {
   const std::string version_prefix = absl::StrCat(key.Prefix(), manifest.version, "/");
+  if (manifest.files.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("artifact ", version_prefix, " in ", url(), " lists no files to verify"));
+  }
   std::string dir;
   for (const FileEntry& file : manifest.files) {
     const std::string file_key = version_prefix + file.name;

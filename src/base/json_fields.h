@@ -18,9 +18,25 @@
 
 namespace photosearch::json_fields {
 
-// object[key] as an integer in [min, max]; `fallback` when the key is absent.
-// A number with a fraction is refused; 224.0 is 224. `where` prefixes the key
-// in messages ("input.").
+// Deeper than any JSON photosearch reads.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses JSON from outside. Nesting deeper than `max_depth` is refused while
+// parsing: nlohmann parses and frees deep nesting without recursion, but dumps,
+// copies and compares recursively, one stack frame per level, so a 2 MB body of
+// brackets would overflow the stack later. Errors: kOutOfRange for a number
+// beyond a double ("1e309"), kInvalidArgument otherwise; messages are at most
+// ~300 characters (nlohmann quotes the token it was reading).
+absl::StatusOr<nlohmann::json> Parse(std::string_view text, int max_depth = kMaxJsonDepth);
+
+// `value` for a message: a scalar as JSON, at most 40 characters; an array or
+// an object by its type name (never dumped: see Parse).
+std::string Describe(const nlohmann::json& value);
+
+// object[key] as an integer in [min, max]; `fallback` when the key is absent
+// (or `object` is null). A number with a fraction is refused; 224.0 is 224.
+// `where` prefixes the key in messages ("input."); an `object` that is neither
+// an object nor null is refused as "<where> must be an object".
 absl::StatusOr<int64_t> Int(const nlohmann::json& object, const char* key, int64_t fallback,
                             int64_t min, int64_t max, std::string_view where = "");
 

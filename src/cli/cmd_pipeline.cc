@@ -9,11 +9,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "artifact/repository.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/manifest.h"
+#include "base/json_fields.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/window_pipeline.h"
@@ -144,16 +146,26 @@ int Runs(Repository& repository) {
   if (keys->empty()) std::printf("no runs in %s\n", repository.url().c_str());
   for (const std::string& key : *keys) {
     auto text = repository.store().Get(key, 64 << 20);
-    nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
-    if (!j.is_object()) {
-      std::printf("%s  unreadable\n", key.c_str());
-      continue;
+    absl::StatusOr<nlohmann::json> j =
+        text.ok() ? json_fields::Parse(*text) : absl::StatusOr<nlohmann::json>(text.status());
+    // A record is written by a run, but the repository is shared: read it as
+    // outside input (wrong types are "unreadable", numbers range-checked).
+    const nlohmann::json counts =
+        j.ok() && j->is_object() ? j->value("counts", nlohmann::json::object()) : nlohmann::json();
+    auto embedded = json_fields::Int(counts, "embedded", 0, 0, INT64_MAX, "counts.");
+    auto failed = json_fields::Int(counts, "failed", 0, 0, INT64_MAX, "counts.");
+    std::string line;
+    try {
+      if (j.ok() && j->is_object() && embedded.ok() && failed.ok()) {
+        line = absl::StrFormat("%s  %s  %s %s  embedded %d, failed %d", j->value("run_id", "?"),
+                               j->value("status", "?"), j->value("window", "?"),
+                               j->value("partition", "?"), *embedded, *failed);
+      }
+    } catch (const nlohmann::json::exception&) {
+      line.clear();
     }
-    std::printf("%s  %s  %s %s  embedded %lld, failed %lld\n", j.value("run_id", "?").c_str(),
-                j.value("status", "?").c_str(), j.value("window", "?").c_str(),
-                j.value("partition", "?").c_str(),
-                static_cast<long long>(j["counts"].value("embedded", 0)),
-                static_cast<long long>(j["counts"].value("failed", 0)));
+    if (line.empty()) line = key + "  unreadable";
+    std::printf("%s\n", line.c_str());
   }
   return 0;
 }
@@ -178,20 +190,27 @@ int RunPipelineCommand(PipelineFlags flags) {
   if (flags.action == "rerun") {
     auto text = repository.store().Get("runs/" + flags.run_id + ".json", 64 << 20);
     if (!text.ok()) return Fail(what, text.status());
-    nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_object()) return Fail(what, absl::DataLossError("unreadable run record"));
-    flags.window = j.value("window", "");
-    flags.partition = j.value("partition", "0/1");
-    if (flags.catalog.empty()) flags.catalog = j.value("catalog", "");
-    flags.from_images = j.value("from_images", false);
-    const std::string recorded = j.value("config", "default");
-    if (flags.config.empty() && recorded != "default") {
-      flags.config = recorded;  // the same config file, if it is still there
-      config = ResolveConfig(flags);
-      if (!config.ok()) return Fail(what, config.status());
+    absl::StatusOr<nlohmann::json> parsed = json_fields::Parse(*text);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return Fail(what, absl::DataLossError("unreadable run record"));
     }
-    if (PipelineConfigHash(*config) != j.value("config_sha256", "")) {
-      std::fprintf(stderr, "note: the pipeline config differs from the recorded run's\n");
+    const nlohmann::json& j = *parsed;
+    try {
+      flags.window = j.value("window", "");
+      flags.partition = j.value("partition", "0/1");
+      if (flags.catalog.empty()) flags.catalog = j.value("catalog", "");
+      flags.from_images = j.value("from_images", false);
+      const std::string recorded = j.value("config", "default");
+      if (flags.config.empty() && recorded != "default") {
+        flags.config = recorded;  // the same config file, if it is still there
+        config = ResolveConfig(flags);
+        if (!config.ok()) return Fail(what, config.status());
+      }
+      if (PipelineConfigHash(*config) != j.value("config_sha256", "")) {
+        std::fprintf(stderr, "note: the pipeline config differs from the recorded run's\n");
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return Fail(what, absl::DataLossError(absl::StrCat("unreadable run record: ", e.what())));
     }
     config->catalog = flags.catalog;
   }

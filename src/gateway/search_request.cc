@@ -116,14 +116,12 @@ std::string MediaTypeOf(const httplib::Request& req) {
 }
 
 absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* request) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::out_of_range& e) {
+  absl::StatusOr<json> parsed = json_fields::Parse(body);
+  if (!parsed.ok() && parsed.status().code() == absl::StatusCode::kOutOfRange) {
     // A number beyond double's range ("1e309"): name the value.
     JsonPathLocator locator;
     json::sax_parse(body, &locator);
-    std::string what = e.what();  // ... number overflow parsing '1e309'
+    const std::string what(parsed.status().message());  // ... overflow parsing '1e309'
     size_t first = what.find('\''), last = what.rfind('\'');
     std::string literal =
         first < last ? what.substr(first + 1, std::min<size_t>(last - first - 1, 64)) : "a number";
@@ -131,14 +129,13 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     return absl::InvalidArgumentError(absl::StrCat(
         path, " is ", literal,
         path.rfind("vector[", 0) == 0 ? ", out of range of a 32-bit float" : ", out of range"));
-  } catch (const json::exception& e) {
-    // nlohmann quotes the token it was reading, which can be most of the body:
-    // a client's 20 MB string is not echoed back.
-    std::string what = e.what();
-    if (what.size() > 300) what = what.substr(0, 300) + "...";
-    return absl::InvalidArgumentError(
-        absl::StrCat("body is not valid JSON (NaN and Infinity are not JSON numbers): ", what));
   }
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body is not valid JSON (NaN and Infinity are not JSON numbers): ",
+                     parsed.status().message()));
+  }
+  json j = std::move(*parsed);
   if (!j.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
   if (!j.contains("vector")) {
     return absl::InvalidArgumentError("JSON query needs \"vector\": [numbers...]");
@@ -163,7 +160,8 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     const double value = v.get<double>();
     if (!(std::fabs(value) <= kFloatMax)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("vector[", i, "] is ", DumpJson(v), ", out of range of a 32-bit float"));
+          absl::StrCat("vector[", i, "] is ", json_fields::Describe(v),
+                       ", out of range of a 32-bit float"));
     }
     request->vector.push_back(static_cast<float>(value));
   }
@@ -181,7 +179,7 @@ absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* re
     if (!k.ok() || !j["k"].is_number_integer()) {
       return absl::InvalidArgumentError(absl::StrCat("\"k\" must be an integer between 1 and ",
                                                      max_k, ", got ",
-                                                     DumpJson(j["k"]).substr(0, 40)));
+                                                     json_fields::Describe(j["k"])));
     }
     request->k = static_cast<int>(*k);
   }

@@ -47,7 +47,7 @@ TEST(ParseSearchJson, NamesTheValueThatIsWrong) {
   }
 }
 
-TEST(ParseSearchJson, BoundsSizesAndClampsK) {
+TEST(ParseSearchJson, BoundsSizesKAndMessages) {
   SearchRequest request;
   std::string body = "{\"vector\":[1";
   for (size_t i = 0; i < kMaxVectorValues; ++i) body += ",0";
@@ -82,6 +82,14 @@ TEST(ParseSearchJson, BoundsSizesAndClampsK) {
   EXPECT_THAT(std::string(status.message()), ::testing::StartsWith("...eee"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("hhhh is 1e999, out of range"));
   EXPECT_LT(status.message().size(), 300u);
+  // Found in review: a deeply nested k crashed the server (the refusal quoted
+  // it with a recursive dump). Deep nesting is refused while parsing.
+  std::string deep_k = "{\"vector\":[1],\"k\":" + std::string(1'000'000, '[') +
+                       std::string(1'000'000, ']') + "}";
+  EXPECT_THAT(std::string(ParseSearchJson(deep_k, 1000, &request).message()),
+              HasSubstr("nested deeper than 64 levels"));
+  EXPECT_THAT(std::string(ParseSearchJson(R"({"vector":[1],"k":[[1]]})", 1000, &request).message()),
+              HasSubstr("got array"));
   // Deep nesting is refused, not a stack overflow.
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(ParseSearchJson(deep, 1000, &request).ok());

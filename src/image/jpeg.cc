@@ -35,11 +35,17 @@ struct Errors {
 void OnMessage(j_common_ptr cinfo, int level) {
   if (level >= 0) return;
   Errors* errors = reinterpret_cast<Errors*>(cinfo->err);
+  ++errors->warnings;
   // The file, or the entropy-coded data of a scan, ended before the last
-  // block: libjpeg fills the rest with grey. That is a truncated photo.
+  // block: libjpeg would fill the rest with grey. The photo is refused as
+  // truncated, so stop here rather than decode the rest.
   const int code = cinfo->err->msg_code;
-  if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER) errors->truncated = true;
-  if (errors->warnings++ == 0) (*cinfo->err->format_message)(cinfo, errors->message);
+  if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER) {
+    errors->truncated = true;
+    (*cinfo->err->format_message)(cinfo, errors->message);
+    std::longjmp(errors->jump, 1);
+  }
+  if (errors->warnings == 1) (*cinfo->err->format_message)(cinfo, errors->message);
 }
 
 void OnOutput(j_common_ptr) {}
@@ -49,8 +55,7 @@ void OnProgress(j_common_ptr cinfo) {
   auto* dinfo = reinterpret_cast<j_decompress_ptr>(cinfo);
   if (dinfo->input_scan_number > kMaxJpegScans) {
     Errors* errors = reinterpret_cast<Errors*>(cinfo->err);
-    std::snprintf(errors->message, sizeof(errors->message), "more than %d progressive scans",
-                  kMaxJpegScans);
+    std::snprintf(errors->message, sizeof(errors->message), "more than %d scans", kMaxJpegScans);
     std::longjmp(errors->jump, 1);
   }
 }
@@ -102,11 +107,18 @@ void Run(Job* job) {
     return;
   }
   jpeg_create_decompress(&cinfo);
+  cinfo.mem->max_memory_to_use = kMaxJpegMemoryBytes;
   cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, job->data, static_cast<unsigned long>(job->size));
   jpeg_read_header(&cinfo, TRUE);
   job->width = static_cast<int>(cinfo.image_width);
   job->height = static_cast<int>(cinfo.image_height);
+  if (cinfo.arith_code) {
+    // An arithmetic-coded scan that ends early decodes zeros without a warning,
+    // so truncation cannot be told; browsers do not decode these either.
+    std::snprintf(errors.message, sizeof(errors.message), "arithmetic-coded JPEG not supported");
+    std::longjmp(errors.jump, 1);
+  }
   if (job->eighths > 0) {
     cinfo.scale_num = static_cast<unsigned>(job->eighths);
     cinfo.scale_denom = 8;

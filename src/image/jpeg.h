@@ -4,10 +4,13 @@
 // Each call makes its own decompressor and destroys it, whatever happens: no
 // state outlives a photo. Fatal libjpeg errors end the call (setjmp/longjmp
 // stays inside jpeg.cc); warnings are counted, and a truncated file or scan
-// (libjpeg's "Premature end of JPEG file", "premature end of data segment") is
-// an error. Progressive files with more than
-// kMaxJpegScans scans are refused: each scan re-reads the whole coefficient
-// buffer, so a few-kilobyte file of thousands of empty scans costs seconds.
+// (libjpeg's "Premature end of JPEG file", "premature end of data segment")
+// ends it at once as an error. Refused as well: files of more than
+// kMaxJpegScans scans (each progressive scan re-reads the whole coefficient
+// buffer, so a few kilobytes of empty scans cost seconds; TurboJPEG's
+// TJFLAG_LIMITSCANS uses the same number), arithmetic-coded files (an early end
+// of their scans cannot be detected), and decoders needing more than
+// kMaxJpegMemoryBytes.
 //
 // Why not TurboJPEG's tjDecompress*: in libjpeg-turbo 2.1 a failed
 // tjDecompressHeader3 leaves its handle mid-header (a reused handle then fails
@@ -26,7 +29,8 @@
 
 namespace photosearch::jpeg {
 
-inline constexpr int kMaxJpegScans = 256;
+inline constexpr int kMaxJpegScans = 500;
+inline constexpr long kMaxJpegMemoryBytes = 1024L << 20;
 
 struct Header {
   int width = 0;

@@ -27,10 +27,18 @@ absl::Status Preprocess(const Image& image, const ModelManifest& m, float* out) 
       // million pixels (2 GB, 10 s) only to keep its central square: keep the
       // central part of the long side, kMaxPreprocessAspect times the short
       // side, first. Photos within that ratio are untouched.
+      // The kept part has the parity of the long side, so that it is centred
+      // exactly.
       const int shorter = std::min(src.cols, src.rows);
-      const int longest = kMaxPreprocessAspect * shorter;
-      if (src.cols > longest) src = src(cv::Rect((src.cols - longest) / 2, 0, longest, src.rows));
-      if (src.rows > longest) src = src(cv::Rect(0, (src.rows - longest) / 2, src.cols, longest));
+      const int keep = kMaxPreprocessAspect * shorter;
+      if (src.cols > keep) {
+        const int w = keep + ((src.cols - keep) & 1);
+        src = src(cv::Rect((src.cols - w) / 2, 0, w, src.rows));
+      }
+      if (src.rows > keep) {
+        const int h = keep + ((src.rows - keep) & 1);
+        src = src(cv::Rect(0, (src.rows - h) / 2, src.cols, h));
+      }
       double s = static_cast<double>(m.resize_shorter_side) / shorter;
       target_w = std::max(m.input_width, static_cast<int>(std::lround(src.cols * s)));
       target_h = std::max(m.input_height, static_cast<int>(std::lround(src.rows * s)));

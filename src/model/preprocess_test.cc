@@ -73,10 +73,11 @@ TEST(Preprocess, AStripIsCutToItsCentreBeforeResizing) {
   ModelManifest m = Manifest();
   m.input_width = m.input_height = 224;
   m.resize_shorter_side = 256;
-  for (auto [w, h] : {std::pair{19999, 2}, std::pair{3, 17000}}) {
+  for (auto [w, h] : {std::pair{19999, 2}, std::pair{3, 17000}, std::pair{20000, 2}}) {
     Image strip = Solid(w, h, 10, 20, 30);
     for (size_t i = 0; i < strip.rgb.size(); ++i) strip.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
-    const int shorter = std::min(w, h), keep = kMaxPreprocessAspect * shorter;
+    const int shorter = std::min(w, h), longer = std::max(w, h);
+    const int keep = kMaxPreprocessAspect * shorter + ((longer - kMaxPreprocessAspect * shorter) & 1);
     Image centre;
     centre.width = w > h ? keep : w;
     centre.height = w > h ? h : keep;

@@ -171,12 +171,13 @@ void ParseJsonl(std::string_view text, const CatalogLimits& limits,
       Reject(read, line, absl::StrCat("line longer than ", limits.max_line, " bytes"));
       continue;
     }
-    nlohmann::json j = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
+    absl::StatusOr<nlohmann::json> parsed = json_fields::Parse(raw);
+    if (!parsed.ok() || !parsed->is_object()) {
       ++read->rows;
       Reject(read, line, "not a JSON object");
       continue;
     }
+    nlohmann::json j = std::move(*parsed);
     Row row{line, {}};
     for (auto& [key, value] : j.items()) {
       row.fields[key] = value.is_string() ? value.get<std::string>() : DumpJson(value);

@@ -1,6 +1,6 @@
 // The pipeline YAML (`pipeline run --config`): parse, then plan both modes and
-// hash. Checks: a config that parses plans or is refused with a reason; its
-// hash does not depend on anything but the config.
+// hash. Checks: a config that parses plans or is refused with a reason;
+// parsing the same text twice gives the same config hash.
 #include "fuzz_target.h"
 #include "pipeline/pipeline_config.h"
 
@@ -16,6 +16,9 @@ PHOTOSEARCH_FUZZ_TARGET(pipeline_yaml) {
     auto plan = photosearch::PlanPipeline(*config, mode);
     if (!plan.ok()) FuzzCheck(!plan.status().message().empty(), "plan error without a message");
   }
-  FuzzCheck(photosearch::PipelineConfigHash(*config) == photosearch::PipelineConfigHash(*config),
-            "hash not deterministic");
+  // Parsing the same text again gives the same config (no uninitialised field).
+  auto again = photosearch::ParsePipelineConfig(std::string(data), "fuzz.yaml");
+  FuzzCheck(again.ok() && photosearch::PipelineConfigHash(*again) ==
+                              photosearch::PipelineConfigHash(*config),
+            "parsing is not deterministic");
 }
