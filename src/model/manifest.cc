@@ -17,10 +17,9 @@ absl::Status Invalid(const std::string& what) { return manifest_json::Invalid("m
 
 absl::StatusOr<ModelManifest> ParseModelManifest(const std::string& json_text,
                                                  const std::string& base_dir) {
-  absl::StatusOr<json> parsed = json_fields::Parse(json_text);
-  if (!parsed.ok()) return Invalid(absl::StrCat("not JSON: ", parsed.status().message()));
+  absl::StatusOr<json> parsed = manifest_json::ParseObject("model", json_text);
+  if (!parsed.ok()) return parsed.status();
   json j = std::move(*parsed);
-  if (!j.is_object()) return Invalid("not a JSON object");
   ModelManifest m;
   try {
     auto schema = json_fields::Int(j, "schema_version", 1, 1, 1);

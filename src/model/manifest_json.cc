@@ -11,6 +11,13 @@ absl::Status Invalid(const char* kind, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(kind, " manifest: ", what));
 }
 
+absl::StatusOr<nlohmann::json> ParseObject(const char* kind, const std::string& text) {
+  absl::StatusOr<nlohmann::json> parsed = json_fields::Parse(text);
+  if (!parsed.ok()) return Invalid(kind, absl::StrCat("not JSON: ", parsed.status().message()));
+  if (!parsed->is_object()) return Invalid(kind, "not a JSON object");
+  return parsed;
+}
+
 absl::StatusOr<std::array<float, 3>> ReadTriple(const char* kind, const nlohmann::json& j,
                                                 const char* key, std::array<float, 3> fallback) {
   if (!j.contains(key)) return fallback;

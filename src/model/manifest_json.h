@@ -18,6 +18,9 @@ namespace photosearch::manifest_json {
 // kInvalidArgument "<kind> manifest: <what>".
 absl::Status Invalid(const char* kind, const std::string& what);
 
+// The manifest's text as a JSON object (json_fields::Parse: depth-limited).
+absl::StatusOr<nlohmann::json> ParseObject(const char* kind, const std::string& text);
+
 // j[key] as 3 numbers ("input.<key> must be 3 numbers"), `fallback` if absent.
 absl::StatusOr<std::array<float, 3>> ReadTriple(const char* kind, const nlohmann::json& j,
                                                 const char* key, std::array<float, 3> fallback);
