@@ -58,17 +58,6 @@ std::string ArtifactKey::Prefix() const {
                       "/");
 }
 
-absl::Status ValidateWindow(const std::string& window) {
-  static const std::regex kWindow(
-      R"(all|hour/\d{4}-\d{2}-\d{2}T\d{2}|day/\d{4}-\d{2}-\d{2}|month/\d{4}-\d{2})");
-  if (!std::regex_match(window, kWindow)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("window '", window,
-                     "' must be all, hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC)"));
-  }
-  return absl::OkStatus();
-}
-
 namespace {
 
 // Crash-safety tests kill the process here, with the files uploaded and the
@@ -84,10 +73,7 @@ absl::StatusOr<ArtifactManifest> Repository::Publish(const ArtifactKey& key,
                                                      ArtifactManifest manifest,
                                                      const std::vector<std::string>& local_files) {
   RETURN_IF_ERROR(ValidateWindow(key.window));
-  if (key.partitions < 1 || key.partition < 0 || key.partition >= key.partitions) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("partition ", key.partition, " of ", key.partitions, " is out of range"));
-  }
+  RETURN_IF_ERROR(ValidatePartition(Partition{key.partition, key.partitions}));
   const std::string prefix = key.Prefix();
   RETURN_IF_ERROR(ValidateKey(prefix.substr(0, prefix.size() - 1)));
   manifest.kind = key.kind;
@@ -267,7 +253,7 @@ absl::StatusOr<ArtifactKey> ParseArtifactPath(const std::string& text, int64_t* 
   key.partitions = std::stoi(match[2]);
   RETURN_IF_ERROR(ValidateWindow(key.window));
   RETURN_IF_ERROR(ValidateKey(key.Prefix().substr(0, key.Prefix().size() - 1)));
-  if (key.partitions < 1 || key.partition >= key.partitions) return bad();
+  if (!ValidatePartition(Partition{key.partition, key.partitions}).ok()) return bad();
   return key;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "artifact/manifest.h"
 #include "artifact/store.h"
+#include "artifact/window.h"
 
 namespace photosearch {
 
@@ -33,9 +34,6 @@ struct ArtifactKey {
   std::string Prefix() const;
   std::string ToString() const { return Prefix(); }
 };
-
-// Checks a window name: "all", "hour/YYYY-MM-DDTHH", "day/YYYY-MM-DD" or "month/YYYY-MM".
-absl::Status ValidateWindow(const std::string& window);
 
 // Parses what ArtifactKey::Prefix() prints, with an optional version after it:
 // "shards/<model>/<window>/part-<p>-of-<P>[/<version>]" (a trailing '/' is

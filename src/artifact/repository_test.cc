@@ -177,16 +177,6 @@ TEST(Store, OpenStoreByUrl) {
   EXPECT_FALSE(OpenStore(dir / "plain-file").ok());
 }
 
-TEST(Windows, Validation) {
-  for (const char* good : {"all", "hour/2026-11-22T05", "day/2026-11-22", "month/2026-11"}) {
-    EXPECT_TRUE(ValidateWindow(good).ok()) << good;
-  }
-  for (const char* bad :
-       {"", "hour/2026-11-22", "day/2026-11", "month/2026", "year/2026", "all/x"}) {
-    EXPECT_FALSE(ValidateWindow(bad).ok()) << bad;
-  }
-}
-
 TEST_F(RepositoryTest, DeletedVersionsVanishAndTheirNumbersAreNotReused) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(PublishOne().ok());
   ASSERT_TRUE(repo_.DeleteVersion(key_, 1).ok());

@@ -17,23 +17,6 @@
 namespace photosearch {
 namespace {
 
-bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-int DaysIn(int y, int m) {
-  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
-}
-
-int64_t UnixUtc(int y, int mo, int d, int h, int mi, int s) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 constexpr size_t kMaxRejectedKept = 1000;
 
 struct Row {
@@ -67,7 +50,7 @@ std::string ToItem(Row row, const CatalogLimits& limits, CatalogItem* item) {
   }
   if (HasControlBytes(item->item_id)) return "item_id has control characters";
   auto listed = ParseRfc3339(row.fields["listed_at"]);
-  if (!listed.ok()) return std::string(listed.status().message());
+  if (!listed.ok()) return absl::StrCat("listed_at: ", listed.status().message());
   item->listed_at = *listed;
   row.fields.erase("item_id");
   row.fields.erase("image_url");
@@ -187,103 +170,6 @@ void ParseJsonl(std::string_view text, const CatalogLimits& limits,
 }
 
 }  // namespace
-
-absl::StatusOr<int64_t> ParseRfc3339(const std::string& text) {
-  static const std::regex kTime(
-      R"((\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2})))");
-  std::smatch m;
-  if (text.size() > 40 || !std::regex_match(text, m, kTime)) {
-    return absl::InvalidArgumentError(absl::StrCat("listed_at '", text.substr(0, 40),
-                                                   "' is not RFC 3339 (2026-11-22T05:30:00Z)"));
-  }
-  int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
-  int h = std::stoi(m[4]), mi = std::stoi(m[5]), s = std::stoi(m[6]);
-  if (mo < 1 || mo > 12 || d < 1 || d > DaysIn(y, mo) || h > 23 || mi > 59 || s > 60) {
-    return absl::InvalidArgumentError(absl::StrCat("listed_at '", text, "' is not a valid time"));
-  }
-  int64_t t = UnixUtc(y, mo, d, h, mi, std::min(s, 59));
-  if (m[9].matched) {
-    int64_t offset = std::stoi(m[10]) * 3600 + std::stoi(m[11]) * 60;
-    t += m[9] == "+" ? -offset : offset;
-  }
-  return t;
-}
-
-absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name) {
-  static const std::regex kHour(R"(hour/(\d{4})-(\d{2})-(\d{2})T(\d{2}))");
-  static const std::regex kDay(R"(day/(\d{4})-(\d{2})-(\d{2}))");
-  static const std::regex kMonth(R"(month/(\d{4})-(\d{2}))");
-  std::smatch m;
-  TimeWindow w;
-  w.name = name;
-  auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "window '", name.substr(0, 64),
-        "' must be hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC), and a real date"));
-  };
-  if (name.size() > 32) return bad();
-  if (std::regex_match(name, m, kHour) || std::regex_match(name, m, kDay)) {
-    int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > DaysIn(y, mo)) return bad();
-    if (m.size() > 4 && m[4].matched) {
-      int h = std::stoi(m[4]);
-      if (h > 23) return bad();
-      w.kind = "hour";
-      w.begin = UnixUtc(y, mo, d, h, 0, 0);
-      w.end = w.begin + 3600;
-    } else {
-      w.kind = "day";
-      w.begin = UnixUtc(y, mo, d, 0, 0, 0);
-      w.end = w.begin + 86400;
-    }
-    return w;
-  }
-  if (std::regex_match(name, m, kMonth)) {
-    int y = std::stoi(m[1]), mo = std::stoi(m[2]);
-    if (y < 1970 || mo < 1 || mo > 12) return bad();
-    w.kind = "month";
-    w.begin = UnixUtc(y, mo, 1, 0, 0, 0);
-    w.end = w.begin + int64_t{86400} * DaysIn(y, mo);
-    return w;
-  }
-  return bad();
-}
-
-std::vector<std::string> TimeWindow::Children() const {
-  std::vector<std::string> out;
-  if (kind == "hour") return out;
-  const int64_t step = kind == "day" ? 3600 : 86400;
-  for (int64_t t = begin; t < end; t += step) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    out.push_back(kind == "day" ? absl::StrFormat("hour/%04d-%02d-%02dT%02d", tm.tm_year + 1900,
-                                                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour)
-                                : absl::StrFormat("day/%04d-%02d-%02d", tm.tm_year + 1900,
-                                                  tm.tm_mon + 1, tm.tm_mday));
-  }
-  return out;
-}
-
-absl::StatusOr<Partition> ParsePartition(const std::string& text) {
-  static const std::regex kPartition(R"((\d{1,5})/(\d{1,5}))");
-  std::smatch m;
-  if (!std::regex_match(text, m, kPartition) || std::stoi(m[2]) < 1 ||
-      std::stoi(m[1]) >= std::stoi(m[2])) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("partition '", text.substr(0, 32), "' must be p/P with 0 <= p < P, e.g. 0/4"));
-  }
-  return Partition{std::stoi(m[1]), std::stoi(m[2])};
-}
-
-bool InPartition(const std::string& item_id, const Partition& partition) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : item_id) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<int>(h % static_cast<uint64_t>(partition.count)) == partition.index;
-}
 
 absl::StatusOr<CatalogRead> ParseCatalog(std::string_view text, const std::string& format,
                                          const TimeWindow& window, const Partition& partition,

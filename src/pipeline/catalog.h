@@ -6,10 +6,7 @@
 // cannot be used (missing field, bad time, over-long line, ...) are skipped and
 // reported with their line number; they never stop the run.
 //
-// A window is "hour/YYYY-MM-DDTHH", "day/YYYY-MM-DD" or "month/YYYY-MM" (UTC):
-// the half-open interval [begin, end) of listed_at. A partition p of P keeps the
-// items whose stable hash of item_id is p modulo P, so the P partitions of a
-// window are disjoint and together hold all of it.
+// Windows and partitions (artifact/window.h) choose which rows a run keeps.
 //
 // Thread-safety: free functions, thread-safe.
 #pragma once
@@ -20,31 +17,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "artifact/window.h"
 
 namespace photosearch {
-
-struct TimeWindow {
-  std::string name;   // "day/2026-11-22"
-  std::string kind;   // hour | day | month
-  int64_t begin = 0;  // unix seconds, inclusive
-  int64_t end = 0;    // unix seconds, exclusive
-  // The windows one level finer that exactly cover this one (24 hours of a
-  // day, the days of a month); empty for an hour.
-  std::vector<std::string> Children() const;
-};
-
-absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name);
-
-// "2026-11-22T05:30:00Z", "2026-11-22T06:30:00+01:00", fractions allowed.
-absl::StatusOr<int64_t> ParseRfc3339(const std::string& text);
-
-struct Partition {
-  int index = 0;
-  int count = 1;
-};
-absl::StatusOr<Partition> ParsePartition(const std::string& text);  // "0/4"
-// Stable across runs and machines (FNV-1a 64 of the id).
-bool InPartition(const std::string& item_id, const Partition& partition);
 
 struct CatalogItem {
   std::string item_id;

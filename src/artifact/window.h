@@ -1,0 +1,56 @@
+// Time windows and hash partitions: the two coordinates of every shard and
+// feature artifact, shared by the pipelines that build them, the servers that
+// load them and the planner that chooses among them.
+//
+// A window is "hour/YYYY-MM-DDTHH", "day/YYYY-MM-DD" or "month/YYYY-MM" (UTC):
+// the half-open interval [begin, end) of listed_at; "all" is the undated window
+// of a folder index. A partition p of P keeps the items whose stable hash of
+// item_id is p modulo P, so the P partitions of a window are disjoint and
+// together hold all of it.
+//
+// Thread-safety: free functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace photosearch {
+
+struct TimeWindow {
+  std::string name;   // "day/2026-11-22"
+  std::string kind;   // hour | day | month
+  int64_t begin = 0;  // unix seconds, inclusive
+  int64_t end = 0;    // unix seconds, exclusive
+  // The windows one level finer that exactly cover this one (24 hours of a
+  // day, the days of a month); empty for an hour.
+  std::vector<std::string> Children() const;
+  // The window one level coarser that holds this one ("" for a month).
+  std::string Parent() const;
+};
+
+// Hours, days and months from 1970 on; "all" is not a TimeWindow.
+absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name);
+
+// The windows of one kind ("hour", "day", "month") holding unix time t.
+std::string WindowAt(const std::string& kind, int64_t t);
+
+// Checks a window name: "all" or a window ParseTimeWindow accepts.
+absl::Status ValidateWindow(const std::string& window);
+
+// "2026-11-22T05:30:00Z", "2026-11-22T06:30:00+01:00", fractions allowed.
+absl::StatusOr<int64_t> ParseRfc3339(const std::string& text);
+
+struct Partition {
+  int index = 0;
+  int count = 1;
+};
+absl::StatusOr<Partition> ParsePartition(const std::string& text);  // "0/4"
+// kInvalidArgument unless 0 <= index < count.
+absl::Status ValidatePartition(const Partition& partition);
+// Stable across runs and machines (FNV-1a 64 of the id).
+bool InPartition(const std::string& item_id, const Partition& partition);
+
+}  // namespace photosearch
