@@ -13,4 +13,6 @@ std::string NowRfc3339() {
   return buffer;
 }
 
+int64_t NowUnixSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
 }  // namespace photosearch

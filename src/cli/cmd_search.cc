@@ -1,29 +1,15 @@
 #include <cstdio>
-#include <filesystem>
-#include <iostream>
 
-#include "artifact/repository.h"
 #include "base/files.h"
-#include "base/metrics.h"
 #include "base/status_macros.h"
-#include "base/stopwatch.h"
 #include "cli/common.h"
+#include "cli/query_stack.h"
 #include "gateway/search_json.h"
-#include "gateway/search_service.h"
 #include "image/decode.h"
-#include "serving/shard_manager.h"
 
 namespace photosearch {
 
 int RunSearch(const SearchFlags& flags) {
-  Stopwatch watch;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(flags.repo, ec)) {
-    return Fail("search", absl::NotFoundError("repository '" + flags.repo + "' does not exist"));
-  }
-  auto store = OpenStore(flags.repo);
-  if (!store.ok()) return Fail("search", store.status());
-  Repository repository(std::move(*store));
   DecodeLimits limits;
   auto image = ReadFile(flags.image, limits.max_bytes);
   if (!image.ok()) return Fail("search", image.status());
@@ -31,36 +17,30 @@ int RunSearch(const SearchFlags& flags) {
   if (auto info = ProbeImage(*image); !info.ok()) {
     return Fail("search", Annotate(info.status(), flags.image));
   }
-  ModelFlags model_flags = flags.model;
-  if (model_flags.max_batch == 0) model_flags.max_batch = 1;  // one photo: nothing to calibrate
-  auto embedder = LoadModel(model_flags, limits, /*default_replicas=*/1);
-  if (!embedder.ok()) return Fail("search", embedder.status());
-  const ModelManifest& model = (*embedder)->manifest();
-
-  ShardManager shards(&repository, model.id, model.dimension, ShardCacheDir(repository.url()));
-  absl::Status refreshed = shards.Refresh();
-  if (shards.Snapshot().empty()) {
-    if (!refreshed.ok()) return Fail("search", refreshed);
-    return Fail("search", absl::NotFoundError("no shard of model " + model.id + " in " +
-                                              repository.url() + "; run photosearch index first"));
-  }
   auto policy = ParseDetectPolicy(flags.detect);
   if (!policy.ok()) return Fail("search", policy.status());
-  auto detector = LoadDetectorFor(*policy, flags.detector);
-  if (!detector.ok()) return Fail("search", detector.status());
-  if (*detector) {  // one OpenMP team for both models: the embedder's worker runs both
-    (*detector)->set_forward_executor(
-        [batcher = &(*embedder)->batcher()](const std::function<void()>& forward) {
-          batcher->RunOnWorker(forward).wait();
-        });
-  }
-  MetricsRegistry metrics;
-  SearchService service(embedder->get(), &shards, &metrics, SearchLimits{}, detector->get());
+  QueryStackOptions options;
+  options.command = "search";
+  options.model = flags.model;
+  if (options.model.max_batch == 0) options.model.max_batch = 1;  // one photo: nothing to calibrate
+  options.limits = limits;
+  options.detect = *policy;
+  options.detector = flags.detector;
+  options.repo = flags.repo;
+  options.need_shards = true;
+  auto stack = BuildQueryStack(options);
+  if (!stack.ok()) return Fail("search", stack.status());
+  SearchService& service = *(*stack)->service;
   SearchRequest request;
   request.detect = *policy;
   request.image = std::move(*image);
   request.k = flags.k;
   request.params.ef_search = flags.ef;
+  if (!flags.from.empty() || !flags.to.empty()) {
+    auto range = ParseTimeRange(flags.from, flags.to);
+    if (!range.ok()) return Fail("search", range.status());
+    request.range = *range;
+  }
   auto response = service.Search(request);
   if (!response.ok()) return Fail("search", response.status());
   if (flags.json) {

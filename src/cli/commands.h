@@ -4,6 +4,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 namespace photosearch {
 
@@ -34,6 +35,7 @@ struct SearchFlags {
   std::string image;
   int k = 10;
   int ef = 0;
+  std::string from, to;  // time range (RFC 3339 or YYYY-MM-DD)
   bool json = false;
 };
 
@@ -45,6 +47,36 @@ struct ServeFlags {
   std::string host = "127.0.0.1";
   int port = 8080;
   int poll_seconds = 10;
+  uint64_t max_body_bytes = 20ull << 20;
+  int64_t max_pixels = 50'000'000;
+};
+
+struct IndexServerFlags {
+  ModelFlags model;  // only the manifest is read: the model id and dimension
+  std::string repo;
+  std::string host = "127.0.0.1";
+  int port = 7001;
+  std::vector<std::string> select;  // window globs; empty = every window
+  std::string partition;            // "p/P"; "" = every partition
+  std::string retention;            // "48h"; "" = keep every window
+  std::string etcd;                 // http://host:port; "" = no registration
+  std::string advertise;            // host:port; "" = host:port listened on
+  int lease_ttl = 10;
+  std::string max_memory;  // "2G"; "" = no limit
+  int poll_seconds = 10;
+};
+
+struct GatewayFlags {
+  ModelFlags model;
+  std::string detector;  // "" = the default; "none" = no detection
+  std::string etcd;      // discovery through etcd ...
+  std::string shards;    // ... or a static list of index servers (YAML)
+  std::string photos;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int deadline_ms = 1000;
+  double overfetch = 1.5;
+  int health_ms = 1000;
   uint64_t max_body_bytes = 20ull << 20;
   int64_t max_pixels = 50'000'000;
 };
@@ -99,6 +131,8 @@ std::string DefaultDetectorPath();
 int RunIndex(const IndexFlags& flags);
 int RunSearch(const SearchFlags& flags);
 int RunServe(const ServeFlags& flags);
+int RunIndexServer(const IndexServerFlags& flags);
+int RunGateway(const GatewayFlags& flags);
 int RunArtifacts(const ArtifactsFlags& flags);
 int RunPipelineCommand(PipelineFlags flags);
 int RunDetect(const DetectFlags& flags);

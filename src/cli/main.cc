@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
       "  photosearch index  --photos DIR --repo REPO     embed every photo, publish a shard\n"
       "  photosearch search --repo REPO IMAGE            the most similar indexed photos\n"
       "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"
+      "  photosearch index-server --repo REPO --port 7001 --etcd URL   gRPC shard server\n"
+      "  photosearch gateway --etcd URL --port 8080      REST API over index servers\n"
       "  photosearch artifacts list|show|verify|gc --repo REPO   inspect and prune a repository\n"
       "  photosearch pipeline run --window hour/2026-11-22T05 --catalog C --repo REPO\n"
       "  photosearch detect IMAGE                        the objects in a photo\n"
@@ -103,6 +105,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   search_cmd->add_option("--detector", search.detector,
                          "object detector manifest (default: models/yolox_nano)");
+  search_cmd->add_option("--from", search.from,
+                         "only windows from this time (RFC 3339 or YYYY-MM-DD, UTC)");
+  search_cmd->add_option("--to", search.to,
+                         "only windows up to this time (a date: its end; RFC 3339 or YYYY-MM-DD)");
 
   photosearch::ServeFlags serve;
   CLI::App* serve_cmd = app.add_subcommand(
@@ -133,6 +139,96 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
       ->capture_default_str();
   serve_cmd->add_option("--max-pixels", serve.max_pixels, "largest photo accepted, in pixels")
+      ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
+      ->capture_default_str();
+
+  photosearch::IndexServerFlags index_server;
+  CLI::App* index_server_cmd = app.add_subcommand(
+      "index-server",
+      "Serve some shards of --repo over gRPC (photosearch.v1.IndexService and\n"
+      "grpc.health.v1.Health) for a gateway: every published shard matching --select,\n"
+      "--partition and --retention, watched every --poll-seconds. A new version is loaded\n"
+      "beside the served one, checked (model, dimension, a probe query) and swapped in while\n"
+      "requests run; the old one is freed when its last request ends. With --etcd the shards\n"
+      "are registered under one lease (kept alive; revoked on SIGTERM).");
+  index_server_cmd->add_option("--model", index_server.model.model,
+                               "model manifest: the shards' model id and dimension (default: the "
+                               "bundled model; $PHOTOSEARCH_MODEL overrides)");
+  index_server.model.model = photosearch::DefaultModelPath();
+  index_server_cmd->add_option("--repo", index_server.repo, "artifact repository to serve from")
+      ->required();
+  index_server_cmd->add_option("--host", index_server.host, "address to listen on")
+      ->capture_default_str();
+  index_server_cmd->add_option("--port", index_server.port, "gRPC port (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  index_server_cmd->add_option("--select", index_server.select,
+                               "window glob to serve, repeatable: hour/*, day/2026-11-*, month/*, "
+                               "all, * (default: every window)");
+  index_server_cmd->add_option("--partition", index_server.partition,
+                               "serve only partition p of windows split in P (p/P, e.g. 0/4)");
+  index_server_cmd->add_option("--retention", index_server.retention,
+                               "drop windows that ended longer ago than this (e.g. 48h, 30d)");
+  index_server_cmd->add_option("--etcd", index_server.etcd,
+                               "register the served shards in etcd (http://127.0.0.1:2379)");
+  index_server_cmd->add_option("--advertise", index_server.advertise,
+                               "HOST:PORT the gateway reaches this server at (default: "
+                               "--host:--port)");
+  index_server_cmd->add_option("--lease-ttl", index_server.lease_ttl,
+                               "seconds the registrations outlive a killed server")
+      ->check(CLI::Range(2, 3600))
+      ->capture_default_str();
+  index_server_cmd->add_option("--max-memory", index_server.max_memory,
+                               "refuse shards that would take the served files over this many "
+                               "bytes (e.g. 8G; default: no limit)");
+  index_server_cmd
+      ->add_option("--poll-seconds", index_server.poll_seconds,
+                   "how often to look for new, changed or expired shards (0 = never)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+
+  photosearch::GatewayFlags gateway;
+  CLI::App* gateway_cmd = app.add_subcommand(
+      "gateway",
+      "Serve the REST API and web page of `serve` over index servers: discovers them through\n"
+      "--etcd (or a static --shards list), plans for every query the coarsest complete windows\n"
+      "that cover its from/to range, sends it to one replica of each planned shard under one\n"
+      "--deadline-ms, retries once on another replica, and merges the top k. Photos are\n"
+      "decoded, detected and embedded here; edge clients may send vectors.");
+  AddModelFlags(gateway_cmd, &gateway.model);
+  gateway_cmd->add_option("--etcd", gateway.etcd, "discover index servers in etcd (http://127.0.0.1:2379)");
+  gateway_cmd->add_option("--shards", gateway.shards,
+                          "or a YAML file listing index servers (servers: [host:port, ...])")
+      ->check(CLI::ExistingFile);
+  gateway_cmd
+      ->add_option("--photos", gateway.photos,
+                   "folder the photos were indexed from; the web page shows them as thumbnails")
+      ->check(CLI::ExistingDirectory);
+  gateway_cmd->add_option("--host", gateway.host, "address to listen on")->capture_default_str();
+  gateway_cmd->add_option("--port", gateway.port, "port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  gateway_cmd->add_option("--detector", gateway.detector,
+                          "object detector for ?detect=primary|all (default: models/yolox_nano; "
+                          "none: no detection)");
+  gateway_cmd->add_option("--deadline-ms", gateway.deadline_ms,
+                          "time the index servers get per query; shards that miss it are "
+                          "reported in missing_shards")
+      ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  gateway_cmd->add_option("--overfetch", gateway.overfetch,
+                          "each shard is asked for ceil(k x this) hits before the merge")
+      ->check(CLI::Range(1.0, 10.0))
+      ->capture_default_str();
+  gateway_cmd->add_option("--health-ms", gateway.health_ms,
+                          "how often every index server is health-checked")
+      ->check(CLI::Range(100, 60000))
+      ->capture_default_str();
+  gateway_cmd
+      ->add_option("--max-body-bytes", gateway.max_body_bytes, "largest photo accepted, in bytes")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
+      ->capture_default_str();
+  gateway_cmd->add_option("--max-pixels", gateway.max_pixels, "largest photo accepted, in pixels")
       ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
       ->capture_default_str();
 
@@ -272,7 +368,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
     if (!known) {
       std::cerr << "photosearch: unknown command '" << argv[1]
-                << "' (commands: index, search, serve, artifacts, pipeline, detect; see "
+                << "' (commands: index, search, serve, index-server, gateway, artifacts, pipeline, "
+                   "detect; see "
                    "photosearch --help)"
                 << std::endl;
       return 2;
@@ -293,6 +390,8 @@ int main(int argc, char** argv) {
   if (*index_cmd) return photosearch::RunIndex(index);
   if (*search_cmd) return photosearch::RunSearch(search);
   if (*serve_cmd) return photosearch::RunServe(serve);
+  if (*index_server_cmd) return photosearch::RunIndexServer(index_server);
+  if (*gateway_cmd) return photosearch::RunGateway(gateway);
   if (*artifacts_cmd) return photosearch::RunArtifacts(artifacts);
   if (*pipeline_cmd) return photosearch::RunPipelineCommand(pipeline);
   if (*detect_cmd) return photosearch::RunDetect(detect);

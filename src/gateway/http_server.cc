@@ -123,7 +123,6 @@ absl::StatusOr<std::string> ResolvePhotoPath(const std::string& root, const std:
 
 struct HttpServer::Impl {
   SearchService* service;
-  ShardManager* shards;
   MetricsRegistry* metrics;
   HttpServerOptions options;
   httplib::Server server;
@@ -159,29 +158,37 @@ struct HttpServer::Impl {
                     "application/json");
   }
 
-  void HandleShards(const httplib::Request&, httplib::Response& res) {
+  void HandleShards(const httplib::Request& req, httplib::Response& res) {
     json shards_json = json::array();
     int64_t items = 0;
-    for (const ShardHandle& s : shards->Snapshot()) {
-      items += s->manifest.item_count;
-      shards_json.push_back({{"name", s->name()},
-                             {"model", s->manifest.model_id},
-                             {"window", s->manifest.window},
-                             {"partition", s->manifest.partition},
-                             {"partitions", s->manifest.partitions},
-                             {"version", s->manifest.version},
-                             {"items", s->manifest.item_count},
-                             {"index", s->manifest.index},
-                             {"created_at", s->manifest.created_at},
-                             {"loaded_at", s->loaded_at}});
+    for (const ShardState& s : service->backend().Shards()) {
+      items += s.items;
+      shards_json.push_back({{"name", s.id.Name()},
+                             {"model", s.model},
+                             {"window", s.id.window},
+                             {"partition", s.id.partition},
+                             {"partitions", s.id.partitions},
+                             {"version", s.version},
+                             {"items", s.items},
+                             {"bytes", s.bytes},
+                             {"index", s.index},
+                             {"loaded_at", s.loaded_at},
+                             {"servers", s.servers},
+                             {"state", s.state}});
     }
-    SendJson(res, 200,
-             {{"model", service->model().id},
-              {"dimension", service->model().dimension},
-              {"detection", service->can_detect()},
-              {"items", items},
-              {"shards", std::move(shards_json)},
-              {"errors", shards->LastErrors()}});
+    json body = {{"model", service->model().id},
+                 {"dimension", service->model().dimension},
+                 {"detection", service->can_detect()},
+                 {"items", items},
+                 {"shards", std::move(shards_json)},
+                 {"errors", service->backend().Errors()}};
+    if (req.has_param("from") || req.has_param("to")) {
+      auto range = ParseTimeRange(req.has_param("from") ? req.get_param_value("from") : "",
+                                  req.has_param("to") ? req.get_param_value("to") : "");
+      if (!range.ok()) return SendError(res, range.status());
+      body["plan"] = PlanJson(service->Plan(*range));
+    }
+    SendJson(res, 200, body);
   }
 
   void HandlePhoto(const httplib::Request& req, httplib::Response& res) {
@@ -209,8 +216,12 @@ struct HttpServer::Impl {
       SendJson(res, 200, {{"status", "ok"}});
     });
     server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      size_t served = shards->Snapshot().size();
-      SendJson(res, served ? 200 : 503, {{"ready", served > 0}, {"shards", served}});
+      std::string note;
+      absl::Status ready = service->backend().Ready(&note);
+      json body = {{"ready", ready.ok()}, {"shards", service->backend().Available().size()}};
+      if (!ready.ok()) body["reason"] = std::string(ready.message());
+      if (!note.empty()) body["note"] = note;
+      SendJson(res, ready.ok() ? 200 : 503, body);
     });
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics->RenderPrometheus(), "text/plain; version=0.0.4");
@@ -270,9 +281,9 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(SearchService* service, ShardManager* shards, MetricsRegistry* metrics,
+HttpServer::HttpServer(SearchService* service, MetricsRegistry* metrics,
                        HttpServerOptions options)
-    : impl_(new Impl{service, shards, metrics, std::move(options), {}, false}) {
+    : impl_(new Impl{service, metrics, std::move(options), {}, false}) {
   impl_->Install();
 }
 

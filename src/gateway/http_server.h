@@ -1,10 +1,10 @@
 // The REST edge of `photosearch serve`: thin handlers over SearchService that
 // parse the request, call the domain code and map Status to HTTP.
 //
-//   POST /v1/search?k=10[&ef=64]   raw image body (Content-Type image/jpeg|png|webp),
+//   POST /v1/search?k=10[&ef=64][&from=&to=]   raw image body (Content-Type image/jpeg|png|webp),
 //                                  multipart form field "image", or JSON
 //                                  {"vector": [...], "model": "<id>", "k": 10}
-//   GET  /v1/shards  /healthz  /readyz  /metrics (Prometheus text)
+//   GET  /v1/shards[?from=&to=]  /healthz  /readyz  /metrics (Prometheus text)
 //   GET  /  (the web page)         GET /photos/<item id>  (from --photos)
 //
 // Every error is a 4xx/5xx with {"error": {"code": "...", "message": "..."}}.
@@ -20,7 +20,6 @@
 #include "absl/status/statusor.h"
 #include "base/metrics.h"
 #include "gateway/search_service.h"
-#include "serving/shard_manager.h"
 
 namespace photosearch {
 
@@ -34,8 +33,8 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  // REQUIRES: service, shards and metrics outlive the server.
-  HttpServer(SearchService* service, ShardManager* shards, MetricsRegistry* metrics,
+  // REQUIRES: service and metrics outlive the server.
+  HttpServer(SearchService* service, MetricsRegistry* metrics,
              HttpServerOptions options);
   ~HttpServer();
 

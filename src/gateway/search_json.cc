@@ -35,13 +35,25 @@ nlohmann::json ResultsJson(const std::vector<SearchResult>& list, bool image_url
 
 }  // namespace
 
+nlohmann::json PlanJson(const QueryPlan& plan) {
+  nlohmann::json shards = nlohmann::json::array();
+  for (const ShardId& id : plan.shards) shards.push_back(id.Name());
+  nlohmann::json gaps = nlohmann::json::array();
+  for (const TimeRange& gap : plan.gaps) {
+    gaps.push_back({{"from", FormatRfc3339(gap.from)}, {"to", FormatRfc3339(gap.to)}});
+  }
+  return {{"shards", std::move(shards)}, {"gaps", std::move(gaps)}};
+}
+
 std::string SearchResponseJson(const SearchResponse& response, bool image_urls, double total_ms) {
   using nlohmann::json;
   json j = {{"model", response.model},
             {"detect", response.detect},
             {"results", ResultsJson(response.results, image_urls)},
             {"shards_searched", response.shards_searched},
-            {"partial", false},
+            {"partial", response.partial()},
+            {"missing_shards", response.missing_shards},
+            {"plan", PlanJson(response.plan)},
             {"took_ms",
              {{"decode", response.decode_ms},
               {"detect", response.detect_ms},

@@ -200,6 +200,10 @@ absl::StatusOr<SearchRequest> ParseSearchHttpRequest(const httplib::Request& req
     if (!policy.ok()) return policy.status();
     request.detect = *policy;
   }
+  auto range = ParseTimeRange(req.has_param("from") ? req.get_param_value("from") : "",
+                              req.has_param("to") ? req.get_param_value("to") : "");
+  if (!range.ok()) return range.status();
+  request.range = *range;
   switch (SearchBodyOf(MediaTypeOf(req))) {
     case SearchBody::kMultipart:
       if (!req.has_file("image")) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/planner.h"
 #include "index/vector_index.h"
 #include "model/detect_policy.h"
 
@@ -28,6 +29,7 @@ struct SearchRequest {
   int k = 10;
   SearchParams params;
   DetectPolicy detect = DetectPolicy::kWhole;  // for an image: which regions to search with
+  std::optional<TimeRange> range;              // from/to; none: everything served
 };
 
 struct SearchLimits {
@@ -52,8 +54,8 @@ std::string MediaTypeOf(const httplib::Request& req);
 // float; errors name it ("vector[3] is 1e309, out of range of a 32-bit float").
 absl::Status ParseSearchJson(std::string_view body, int max_k, SearchRequest* request);
 
-// The request of `POST /v1/search`: k (default `default_k`), ef and detect from
-// the query string; the photo (raw body or multipart field "image") or the JSON
+// The request of `POST /v1/search`: k (default `default_k`), ef, detect, from
+// and to (ParseTimeRange) from the query string; the photo (raw body or multipart field "image") or the JSON
 // query from the body.
 // REQUIRES: SearchBodyOf(MediaTypeOf(req)) != SearchBody::kUnsupported.
 absl::StatusOr<SearchRequest> ParseSearchHttpRequest(const httplib::Request& req, int default_k,

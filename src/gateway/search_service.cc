@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -11,41 +10,20 @@
 
 namespace photosearch {
 
-SearchService::SearchService(PhotoEmbedder* embedder, ShardManager* shards,
-                             MetricsRegistry* metrics, SearchLimits limits, Detector* detector)
+SearchService::SearchService(PhotoEmbedder* embedder, SearchBackend* backend,
+                             MetricsRegistry* metrics, SearchLimits limits, Detector* detector,
+                             FanOutOptions fan_out)
     : embedder_(embedder),
       detector_(detector),
-      shards_(shards),
+      backend_(backend),
       limits_(limits),
+      fan_out_(fan_out),
       decode_seconds_(metrics->GetHistogram("photosearch_stage_duration_seconds",
                                             "Time per query stage", {{"stage", "decode"}})),
       embed_seconds_(metrics->GetHistogram("photosearch_stage_duration_seconds",
                                            "Time per query stage", {{"stage", "embed"}})),
       search_seconds_(metrics->GetHistogram("photosearch_stage_duration_seconds",
                                             "Time per query stage", {{"stage", "search"}})) {}
-
-std::vector<SearchResult> MergeTopK(std::vector<std::vector<SearchResult>> per_shard, int k) {
-  std::unordered_map<std::string, SearchResult> best;
-  for (auto& hits : per_shard) {
-    for (auto& hit : hits) {
-      auto [it, inserted] = best.try_emplace(hit.item_id, hit);
-      if (!inserted && hit.score > it->second.score) it->second = std::move(hit);
-    }
-  }
-  std::vector<SearchResult> merged;
-  merged.reserve(best.size());
-  for (auto& [id, hit] : best) merged.push_back(std::move(hit));
-  auto better = [](const SearchResult& a, const SearchResult& b) {
-    return a.score != b.score ? a.score > b.score : a.item_id < b.item_id;
-  };
-  if (static_cast<int>(merged.size()) > k) {
-    std::partial_sort(merged.begin(), merged.begin() + k, merged.end(), better);
-    merged.resize(k);
-  } else {
-    std::sort(merged.begin(), merged.end(), better);
-  }
-  return merged;
-}
 
 absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& request) const {
   Stopwatch total;
@@ -89,14 +67,19 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
       response.objects.push_back(std::move(object));
     }
     Stopwatch search_watch;
+    std::vector<float> vectors;
+    vectors.reserve(regions.regions.size() * m.dimension);
     for (const Region& region : regions.regions) {
-      ASSIGN_OR_RETURN(std::vector<SearchResult> results,
-                       SearchVector(region.vector, request, &response.shards_searched));
+      vectors.insert(vectors.end(), region.vector.begin(), region.vector.end());
+    }
+    ASSIGN_OR_RETURN(auto per_region, SearchVectors(std::move(vectors), request, &response));
+    for (size_t i = 0; i < regions.regions.size(); ++i) {
+      const Region& region = regions.regions[i];
       if (region.detection >= 0 && request.detect == DetectPolicy::kAll) {
-        response.objects[region.detection].results = std::move(results);
+        response.objects[region.detection].results = std::move(per_region[i]);
       } else {
         if (region.detection >= 0) response.objects[region.detection].primary = true;
-        response.results = std::move(results);
+        response.results = std::move(per_region[i]);
       }
     }
     response.search_ms = search_watch.ElapsedMs();
@@ -131,33 +114,54 @@ absl::StatusOr<SearchResponse> SearchService::Search(const SearchRequest& reques
   NormalizeRows(query.data(), 1, m.dimension);  // edge clients may send it unnormalised
 
   Stopwatch search_watch;
-  ASSIGN_OR_RETURN(response.results, SearchVector(query, request, &response.shards_searched));
+  ASSIGN_OR_RETURN(auto per_query, SearchVectors(std::move(query), request, &response));
+  response.results = std::move(per_query[0]);
   response.search_ms = search_watch.ElapsedMs();
   search_seconds_->Observe(response.search_ms / 1000);
   response.total_ms = total.ElapsedMs();
   return response;
 }
 
-absl::StatusOr<std::vector<SearchResult>> SearchService::SearchVector(
-    const std::vector<float>& query, const SearchRequest& request, int* shards_searched) const {
-  std::vector<ShardHandle> shards = shards_->Snapshot();
-  if (shards.empty()) {
-    return absl::UnavailableError(absl::StrCat("no shard of model ", embedder_->manifest().id,
-                                               " is loaded yet; index photos first"));
+QueryPlan SearchService::Plan(const std::optional<TimeRange>& range) const {
+  return PlanQuery(backend_->Available(), range);
+}
+
+absl::StatusOr<std::vector<std::vector<SearchResult>>> SearchService::SearchVectors(
+    std::vector<float> vectors, const SearchRequest& request, SearchResponse* response) const {
+  const ModelManifest& m = embedder_->manifest();
+  const int nq = static_cast<int>(vectors.size()) / m.dimension;
+  std::vector<ShardId> available = backend_->Available();
+  if (available.empty()) {
+    std::string note;
+    absl::Status ready = backend_->Ready(&note);
+    return absl::UnavailableError(
+        ready.ok() ? absl::StrCat("no shard of model ", m.id, " is served yet; index photos first")
+                   : absl::StrCat(ready.message(), "; index photos first"));
   }
-  std::vector<std::vector<SearchResult>> per_shard;
-  per_shard.reserve(shards.size());
-  for (const ShardHandle& shard : shards) {
-    ASSIGN_OR_RETURN(auto hits, shard->shard->Search(query.data(), 1, request.k, request.params));
-    std::vector<SearchResult> results;
-    results.reserve(hits[0].size());
-    const std::string name = shard->name();
-    for (Hit& hit : hits[0])
-      results.push_back(SearchResult{std::move(hit.item_id), hit.score, name});
-    per_shard.push_back(std::move(results));
+  response->has_range = request.range.has_value();
+  response->plan = PlanQuery(available, request.range);
+  if (response->plan.shards.empty()) {  // nothing served in the asked range
+    return std::vector<std::vector<SearchResult>>(nq);
   }
-  *shards_searched = static_cast<int>(shards.size());
-  return MergeTopK(std::move(per_shard), request.k);
+  ShardQuery query;
+  query.model = m.id;
+  query.dimension = m.dimension;
+  query.vectors = std::move(vectors);
+  query.k = request.k;
+  query.shard_k = std::min(limits_.max_k, static_cast<int>(std::ceil(request.k * fan_out_.overfetch)));
+  query.shard_k = std::max(query.shard_k, request.k);
+  query.params = request.params;
+  query.shards = response->plan.shards;
+  query.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(fan_out_.deadline_ms);
+  ShardAnswer answer = backend_->Search(query);
+  response->shards_searched = answer.answered;
+  for (const ShardId& id : answer.missing) response->missing_shards.push_back(id.Name());
+  if (answer.answered == 0) {
+    return absl::UnavailableError(absl::StrCat("none of the ", query.shards.size(),
+                                               " planned shard(s) answered: ", answer.first_error));
+  }
+  answer.per_query.resize(nq);
+  return std::move(answer.per_query);
 }
 
 }  // namespace photosearch

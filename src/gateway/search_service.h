@@ -1,12 +1,18 @@
 // SearchService: a query (photo or vector) -> the k most similar items over
-// every served shard of the model. The domain behind `POST /v1/search` and
-// `photosearch search`; HTTP handlers only parse and map Status to the wire.
+// the shards the planner chooses for its time range. The domain behind
+// `POST /v1/search` on `serve` and `gateway`, and `photosearch search`; HTTP
+// handlers only parse and map Status to the wire.
+//
+// A query is embedded here (decode, detect, embed), planned (planner.h), and
+// its vectors (one, or one per detected object) go in one call to the
+// SearchBackend: the shards of this process, or index servers over gRPC.
 //
 // Thread-safety: Search is thread-safe. Queries from concurrent callers share
 // batched forward passes (PhotoEmbedder).
 // Errors: kInvalidArgument for a bad query (k, vector dimension, NaN, model id,
 // undecodable photo), kResourceExhausted for inputs over a limit, kUnavailable
-// when no shard is loaded yet.
+// when no shard is loaded yet or no planned shard answered before the deadline
+// (the message says which and why).
 #pragma once
 
 #include <string>
@@ -14,20 +20,16 @@
 
 #include "absl/status/statusor.h"
 #include "base/metrics.h"
+#include "gateway/backend.h"
+#include "gateway/merge.h"
+#include "gateway/planner.h"
 #include "gateway/search_request.h"
 #include "index/vector_index.h"
 #include "model/detect_policy.h"
 #include "model/detector.h"
 #include "model/photo_embedder.h"
-#include "serving/shard_manager.h"
 
 namespace photosearch {
-
-struct SearchResult {
-  std::string item_id;
-  float score = 0;
-  std::string shard;  // LoadedShard::name()
-};
 
 // A detected object and, with DetectPolicy::kAll, the results of its crop.
 struct SearchObject {
@@ -42,41 +44,52 @@ struct SearchResponse {
   std::vector<SearchResult> results;  // kWhole, kAll: whole image; kPrimary: the primary crop
   int width = 0, height = 0;          // the query photo, when detection ran
   std::vector<SearchObject> objects;  // every detection, best first
-  int shards_searched = 0;
+  int shards_searched = 0;               // planned shards that answered
+  bool has_range = false;                // the query asked for from/to
+  QueryPlan plan;                        // the shards searched, and gaps of the range
+  std::vector<std::string> missing_shards;  // planned shards that did not answer in time
+  bool partial() const { return !missing_shards.empty(); }
   double decode_ms = 0, detect_ms = 0, embed_ms = 0, search_ms = 0, total_ms = 0;
+};
+
+struct FanOutOptions {
+  int deadline_ms = 60'000;  // for the backend call of one query
+  double overfetch = 1.0;    // each shard is asked for ceil(k x overfetch) hits
 };
 
 class SearchService {
  public:
   // REQUIRES: all outlive the service. `detector` may be null: then only
   // DetectPolicy::kWhole is accepted.
-  SearchService(PhotoEmbedder* embedder, ShardManager* shards, MetricsRegistry* metrics,
-                SearchLimits limits = {}, Detector* detector = nullptr);
+  SearchService(PhotoEmbedder* embedder, SearchBackend* backend, MetricsRegistry* metrics,
+                SearchLimits limits = {}, Detector* detector = nullptr,
+                FanOutOptions fan_out = {});
 
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request) const;
+
+  // The plan a query over `range` would use now.
+  QueryPlan Plan(const std::optional<TimeRange>& range) const;
 
   const ModelManifest& model() const { return embedder_->manifest(); }
   const SearchLimits& limits() const { return limits_; }
   bool can_detect() const { return detector_ != nullptr; }
+  const SearchBackend& backend() const { return *backend_; }
 
  private:
-  // The merged top k of every served shard for one normalised query vector.
-  absl::StatusOr<std::vector<SearchResult>> SearchVector(const std::vector<float>& query,
-                                                         const SearchRequest& request,
-                                                         int* shards_searched) const;
+  // Plans `request`'s range and searches the normalised `vectors` (nq x
+  // dimension); fills the plan fields of `response`; per query, the top k.
+  absl::StatusOr<std::vector<std::vector<SearchResult>>> SearchVectors(
+      std::vector<float> vectors, const SearchRequest& request, SearchResponse* response) const;
 
   // Constant after construction.
   PhotoEmbedder* const embedder_;
   Detector* const detector_;
-  ShardManager* const shards_;
+  SearchBackend* const backend_;
   const SearchLimits limits_;
+  const FanOutOptions fan_out_;
   Histogram* const decode_seconds_;
   Histogram* const embed_seconds_;
   Histogram* const search_seconds_;
 };
-
-// Merges per-shard hit lists into the global top k, one hit per item (its best
-// score), best first; ties broken by item id for a stable order.
-std::vector<SearchResult> MergeTopK(std::vector<std::vector<SearchResult>> per_shard, int k);
 
 }  // namespace photosearch

@@ -7,11 +7,17 @@
 // request that holds one keeps that version alive across a swap, and the old
 // version is freed when its last request finishes.
 //
-// A newer version that fails to load (corrupt, truncated, wrong dimension) is
-// refused with a logged error and the served version stays; nothing already
-// served is lost.
+// A newer version that fails to load (corrupt, truncated, wrong model or
+// dimension, no answer to a probe query) is refused with a logged error and the
+// served version stays; nothing already served is lost.
+//
+// A ShardSelection narrows what is loaded (an index server serves some windows
+// of some partition): window globs, one partition, a retention that drops old
+// windows, and a memory budget that refuses a shard that would not fit.
 //
 // Thread-safety: all methods are thread-safe; Refresh calls are serialised.
+// The served set is published as an immutable map behind an atomic pointer, so
+// the search path (View, Find) takes no lock.
 #pragma once
 
 #include <atomic>
@@ -26,6 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "artifact/repository.h"
+#include "artifact/window.h"
 #include "index/shard.h"
 
 namespace photosearch {
@@ -36,17 +43,41 @@ struct LoadedShard {
   ArtifactManifest manifest;
   std::unique_ptr<Shard> shard;
   std::string loaded_at;  // RFC 3339 UTC
+  int64_t bytes = 0;      // the artifact's files
   // "<window>/part-<p>-of-<P>@v<version>", for responses and logs.
   std::string name() const;
+  // "<window>/part-<p>-of-<P>": the shard, whatever its version.
+  std::string shard_name() const;
 };
 
 using ShardHandle = std::shared_ptr<const LoadedShard>;
+// The served shards by shard_name().
+using ShardSet = std::map<std::string, ShardHandle>;
+
+struct ShardSelection {
+  // Window globs (fnmatch: "hour/*", "day/2026-11-*", "month/*", "all");
+  // empty selects every window.
+  std::vector<std::string> windows;
+  // Only this partition of windows split into `count` partitions; count 0: any.
+  Partition partition{0, 0};
+  // Windows that ended more than this many seconds ago are not loaded, and
+  // unloaded once they age out; 0 keeps every window.
+  int64_t retention_seconds = 0;
+  // A version whose files would take the served bytes over this is refused;
+  // 0: no limit.
+  int64_t max_memory_bytes = 0;
+
+  bool Selects(const ArtifactKey& key, int64_t now) const;
+};
+
+// Parses --select/--partition/--retention values ("48h", "7d", "30m", "0").
+absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
 
 class ShardManager {
  public:
   // REQUIRES: `repository` outlives the manager.
   ShardManager(Repository* repository, std::string model_id, int dimension,
-               std::string scratch_dir);
+               std::string scratch_dir, ShardSelection selection = {});
   ~ShardManager();
 
   // Loads what is new in the repository; returns the first error met (after
@@ -58,6 +89,8 @@ class ShardManager {
 
   // The shards served now.
   std::vector<ShardHandle> Snapshot() const;
+  // The same, as an immutable map; lock-free.
+  std::shared_ptr<const ShardSet> View() const { return view_.load(); }
 
   // Errors of the last Refresh, one line per artifact (empty when all loaded).
   std::vector<std::string> LastErrors() const;
@@ -65,13 +98,16 @@ class ShardManager {
   const std::string& model_id() const { return model_id_; }
 
  private:
-  absl::StatusOr<ShardHandle> Load(const ArtifactKey& key, int64_t version);
+  absl::StatusOr<ShardHandle> Load(const ArtifactKey& key, int64_t version,
+                                   int64_t served_bytes);
+  void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   Repository* const repository_;
   const std::string model_id_;
   const int dimension_;
   const std::string scratch_dir_;
+  const ShardSelection selection_;
 
   std::mutex refresh_mu_;  // serialises Refresh
   // Versions that failed to load, with why: not fetched again.
@@ -80,6 +116,7 @@ class ShardManager {
   mutable std::mutex mu_;
   std::map<std::string, ShardHandle> served_ ABSL_GUARDED_BY(mu_);  // by key prefix
   std::vector<std::string> last_errors_ ABSL_GUARDED_BY(mu_);
+  std::atomic<std::shared_ptr<const ShardSet>> view_{std::make_shared<const ShardSet>()};
 
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;

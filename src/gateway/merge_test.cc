@@ -1,4 +1,4 @@
-#include "gateway/search_service.h"
+#include "gateway/merge.h"
 
 #include "gtest/gtest.h"
 

@@ -1,0 +1,153 @@
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "cli/common.h"
+#include "cli/query_stack.h"
+#include "discovery/etcd_registrar.h"
+#include "server/index_server.h"
+#include "spdlog/spdlog.h"
+
+namespace photosearch {
+namespace {
+
+// "1073741824", "512M", "2G" (binary units).
+absl::StatusOr<int64_t> ParseBytes(const std::string& text) {
+  static const std::regex kBytes(R"((\d{1,15})([KMGT]i?B?)?)", std::regex::icase);
+  std::smatch m;
+  if (!std::regex_match(text, m, kBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-memory '", text.substr(0, 32), "' must be bytes, e.g. 2G or 512M"));
+  }
+  int64_t n = std::stoll(m[1]);
+  const char unit = m[2].matched ? static_cast<char>(std::toupper(m[2].str()[0])) : ' ';
+  const int shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : unit == 'T' ? 40 : 0;
+  if (shift > 0 && n > (int64_t{1} << (62 - shift))) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-memory '", text, "' is too large"));
+  }
+  return n << shift;
+}
+
+std::vector<Registration> RegistrationsOf(const ShardManager& shards, const std::string& address) {
+  std::vector<Registration> out;
+  for (const auto& [name, s] : *shards.View()) {
+    Registration r;
+    r.address = address;
+    r.model = s->manifest.model_id;
+    r.window = s->key.window;
+    r.partition = s->key.partition;
+    r.partitions = s->key.partitions;
+    r.version = s->manifest.version;
+    r.items = s->manifest.item_count;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunIndexServer(const IndexServerFlags& flags) {
+  QueryStackOptions options;
+  options.command = "index-server";
+  options.model = flags.model;
+  options.load_model = false;  // it searches vectors; the gateway embeds
+  options.repo = flags.repo;
+  options.poll_seconds = flags.poll_seconds;
+  options.selection.windows = flags.select;
+  if (!flags.partition.empty()) {
+    auto partition = ParsePartition(flags.partition);
+    if (!partition.ok()) return Fail("index-server", partition.status());
+    options.selection.partition = *partition;
+  }
+  if (!flags.retention.empty()) {
+    auto retention = ParseDurationSeconds(flags.retention);
+    if (!retention.ok()) return Fail("index-server", retention.status());
+    options.selection.retention_seconds = *retention;
+  }
+  if (!flags.max_memory.empty()) {
+    auto bytes = ParseBytes(flags.max_memory);
+    if (!bytes.ok()) return Fail("index-server", bytes.status());
+    options.selection.max_memory_bytes = *bytes;
+  }
+  for (const std::string& glob : flags.select) {
+    if (glob.empty() || glob.size() > 64) {
+      return Fail("index-server", absl::InvalidArgumentError(absl::StrCat(
+                                      "--select '", glob.substr(0, 64), "' must be 1..64 bytes")));
+    }
+  }
+  auto stack = BuildQueryStack(options);
+  if (!stack.ok()) return Fail("index-server", stack.status());
+  QueryStack& s = **stack;
+
+  IndexServer server(s.shards.get(), s.model.dimension, &s.metrics);
+  auto port = server.Start(flags.host, flags.port);
+  if (!port.ok()) return Fail("index-server", port.status());
+  std::string address = flags.advertise;
+  if (address.empty()) {
+    if (flags.host == "0.0.0.0" || flags.host == "::") {
+      return Fail("index-server", absl::InvalidArgumentError(
+                                      "listening on all addresses: give --advertise HOST:PORT, "
+                                      "the address the gateway reaches this server at"));
+    }
+    address = absl::StrCat(flags.host, ":", *port);
+  }
+
+  std::unique_ptr<EtcdRegistrar> registrar;
+  if (!flags.etcd.empty()) {
+    registrar = std::make_unique<EtcdRegistrar>(flags.etcd, kDefaultPrefix, flags.lease_ttl);
+    if (absl::Status set = registrar->Set(RegistrationsOf(*s.shards, address)); !set.ok()) {
+      return Fail("index-server", set);
+    }
+    absl::Status started = registrar->Start();
+    if (started.code() == absl::StatusCode::kInvalidArgument ||
+        started.code() == absl::StatusCode::kFailedPrecondition) {
+      return Fail("index-server", started);
+    }
+    if (!started.ok()) spdlog::warn("etcd: {}; registering when it answers", std::string(started.message()));
+  }
+
+  // Keep the registrations equal to what is served (versions swap, windows age out).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread publisher;
+  if (registrar) {
+    publisher = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (!cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping; })) {
+        lock.unlock();
+        absl::Status set = registrar->Set(RegistrationsOf(*s.shards, address));
+        if (!set.ok()) spdlog::debug("etcd: {}", std::string(set.message()));
+        lock.lock();
+      }
+    });
+  }
+  StopOnSignal stop([&](int) {
+    // Leave discovery first, so the gateway stops sending here, then drain.
+    if (registrar) registrar->Stop();
+    server.Shutdown(2000);
+  });
+
+  int64_t items = 0;
+  for (const auto& [name, shard] : *s.shards->View()) items += shard->manifest.item_count;
+  std::printf("photosearch index-server: model %s, %zu shard(s), %lld items from %s\n",
+              s.model.id.c_str(), s.shards->View()->size(), static_cast<long long>(items),
+              s.repository->url().c_str());
+  std::printf("photosearch index-server: listening on %s:%d (grpc), advertised as %s%s\n",
+              flags.host.c_str(), *port, address.c_str(),
+              flags.etcd.empty() ? "" : absl::StrCat(" in ", flags.etcd).c_str());
+  std::fflush(stdout);
+  server.Wait();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  if (publisher.joinable()) publisher.join();
+  return 0;
+}
+
+}  // namespace photosearch

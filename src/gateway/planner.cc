@@ -1,0 +1,367 @@
+#include "gateway/planner.h"
+
+#include <algorithm>
+#include <ctime>
+#include <iterator>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "artifact/window.h"
+
+namespace photosearch {
+namespace {
+
+constexpr int64_t kSecondsPerDay = 86400;
+constexpr int64_t kYear10000 = int64_t{253402300800};  // 10000-01-01T00:00:00Z
+constexpr int kMaxPartitions = 99999;                  // 5 digits, as ParsePartition
+
+// Debian's abseil has its own string_view.
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// At most 40 bytes of a client's value, escaped for messages and logs.
+std::string Echo(std::string_view value) { return absl::CHexEscape(Sv(value.substr(0, 40))); }
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+// days_from_civil); m in 1..12.
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[m - 1];
+}
+
+// Reads exactly the decimal digits text[pos, pos + n); -1 unless all are digits.
+int Digits(std::string_view text, size_t pos, size_t n) {
+  int value = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+// A window, parsed. The planner runs on every query, so this is a regex-free
+// equivalent of ParseTimeWindow (same names, same refusals) that also takes
+// "all".
+//
+// Kinds are listed in the order their names sort ("all" < "day/" < "hour/" <
+// "month/"), and within a kind names sort by time; so shards gathered per kind
+// in time order come out sorted by ShardId without comparing strings.
+enum Kind { kAll, kDay, kHour, kMonth, kKinds };
+struct Window {
+  Kind kind = kAll;
+  int64_t begin = 0;        // unix seconds, inclusive; 0 for "all"
+  int64_t end = 0;          // exclusive
+  int64_t day_begin = 0;    // of the day holding it (hours and days)
+  int64_t month_begin = 0;  // of the month holding it
+  int64_t month_end = 0;
+};
+
+std::optional<Window> ParseWindow(std::string_view name) {
+  if (name == "all") return Window{};
+  Kind kind;
+  std::string_view date;  // "YYYY-MM", "YYYY-MM-DD" or "YYYY-MM-DDTHH"
+  if (name.starts_with("month/") && name.size() == 13) {
+    kind = kMonth;
+    date = name.substr(6);
+  } else if (name.starts_with("day/") && name.size() == 14) {
+    kind = kDay;
+    date = name.substr(4);
+  } else if (name.starts_with("hour/") && name.size() == 18 && name[15] == 'T') {
+    kind = kHour;
+    date = name.substr(5);
+  } else {
+    return std::nullopt;
+  }
+  if (date[4] != '-' || (kind != kMonth && date[7] != '-')) return std::nullopt;
+  const int y = Digits(date, 0, 4), m = Digits(date, 5, 2);
+  const int d = kind == kMonth ? 1 : Digits(date, 8, 2);
+  const int h = kind == kHour ? Digits(date, 11, 2) : 0;
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) || h < 0 || h > 23) {
+    return std::nullopt;
+  }
+  Window w;
+  w.kind = kind;
+  w.month_begin = DaysFromCivil(y, m, 1) * kSecondsPerDay;
+  w.month_end = w.month_begin + DaysInMonth(y, m) * kSecondsPerDay;
+  w.day_begin = DaysFromCivil(y, m, d) * kSecondsPerDay;
+  switch (kind) {
+    case kMonth:
+      w.begin = w.month_begin;
+      w.end = w.month_end;
+      break;
+    case kDay:
+      w.begin = w.day_begin;
+      w.end = w.begin + kSecondsPerDay;
+      break;
+    default:
+      w.begin = w.day_begin + h * int64_t{3600};
+      w.end = w.begin + 3600;
+      break;
+  }
+  return w;
+}
+
+// One of `from` or `to`, never empty. A date as `to` is its day's end.
+absl::StatusOr<int64_t> ParseBound(std::string_view param, std::string_view value) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(Sv(param), " '", Echo(value), "' ", Sv(why)));
+  };
+  std::optional<int64_t> t;
+  if (value.size() == 10) {  // YYYY-MM-DD
+    std::optional<Window> day = ParseWindow(absl::StrCat("day/", Sv(value)));
+    if (day) t = param == "to" ? day->end : day->begin;
+  } else if (value.size() <= 40) {
+    absl::StatusOr<int64_t> parsed = ParseRfc3339(std::string(value));
+    if (parsed.ok()) t = *parsed;
+  }
+  if (!t) {
+    return bad(
+        "must be RFC 3339 (2026-11-22T05:30:00Z) or a date (2026-11-22), UTC, "
+        "in the years 1970 to 9999");
+  }
+  if (*t < 0 || *t > kYear10000 || (*t == kYear10000 && param == "from")) {
+    return bad("is outside the years 1970 to 9999 (UTC)");
+  }
+  return *t;
+}
+
+// A dated window the descent may visit: a complete one, or a month or day
+// that merely holds something complete.
+struct Slot {
+  int64_t begin = 0;
+  int64_t end = 0;
+  const std::string* window = nullptr;  // set when the window is complete
+  int partitions = 0;
+};
+
+// Adds an incomplete slot for [begin, end) that holds something complete,
+// unless it was just added (windows arrive in time order per kind).
+void AddHolder(std::vector<Slot>& slots, int64_t begin, int64_t end) {
+  if (slots.empty() || slots.back().begin != begin) slots.push_back({begin, end});
+}
+
+// Sorts `slots` by time and keeps one per window, the complete one if any.
+void SortAndDedupe(std::vector<Slot>& slots) {
+  std::sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    return a.window != nullptr && b.window == nullptr;
+  });
+  slots.erase(std::unique(slots.begin(), slots.end(),
+                          [](const Slot& a, const Slot& b) { return a.begin == b.begin; }),
+              slots.end());
+}
+
+// The first of `slots` (sorted, disjoint) that ends after t.
+std::vector<Slot>::const_iterator FirstEndingAfter(const std::vector<Slot>& slots, int64_t t) {
+  auto it = std::upper_bound(slots.begin(), slots.end(), t,
+                             [](int64_t t, const Slot& slot) { return t < slot.begin; });
+  if (it != slots.begin() && std::prev(it)->end > t) --it;
+  return it;
+}
+
+}  // namespace
+
+std::string ShardId::Name() const {
+  return absl::StrCat(window, "/part-", partition, "-of-", partitions);
+}
+
+absl::StatusOr<ShardId> ParseShardName(std::string_view name) {
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shard name '", Echo(name), "' must be <window>/part-<p>-of-<P> with 0 <= p < P"));
+  };
+  const size_t slash = name.rfind("/part-");
+  if (slash == std::string_view::npos) return bad();
+  ShardId id;
+  id.window = std::string(name.substr(0, slash));
+  if (!ValidateWindow(id.window).ok()) return bad();
+  std::string_view rest = name.substr(slash + 6);  // "<p>-of-<P>"
+  const size_t of = rest.find("-of-");
+  if (of == std::string_view::npos) return bad();
+  // At most 5 digits (kMaxPartitions), no sign, no leading zero.
+  auto number = [](std::string_view digits, int* out) {
+    if (digits.empty() || digits.size() > 5 || (digits.size() > 1 && digits[0] == '0')) {
+      return false;
+    }
+    *out = Digits(digits, 0, digits.size());
+    return *out >= 0;
+  };
+  if (!number(rest.substr(0, of), &id.partition) || !number(rest.substr(of + 4), &id.partitions) ||
+      id.partition >= id.partitions) {
+    return bad();
+  }
+  return id;
+}
+
+absl::StatusOr<std::optional<TimeRange>> ParseTimeRange(std::string_view from,
+                                                        std::string_view to) {
+  if (from.empty() && to.empty()) return std::nullopt;
+  TimeRange range{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+  if (!from.empty()) {
+    absl::StatusOr<int64_t> t = ParseBound("from", from);
+    if (!t.ok()) return t.status();
+    range.from = *t;
+  }
+  if (!to.empty()) {
+    absl::StatusOr<int64_t> t = ParseBound("to", to);
+    if (!t.ok()) return t.status();
+    range.to = *t;
+  }
+  if (range.from >= range.to) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("from '", Echo(from), "' is not before to '", Echo(to), "'"));
+  }
+  if (!from.empty() && !to.empty() && range.to - range.from > kMaxRangeSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("range from '", Echo(from), "' to '", Echo(to),
+                                                   "' is longer than ten years (3653 days)"));
+  }
+  return range;
+}
+
+std::string FormatRfc3339(int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  if (gmtime_r(&tt, &tm) == nullptr) return absl::StrCat(t);
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+QueryPlan PlanQuery(const std::vector<ShardId>& available, const std::optional<TimeRange>& range) {
+  // The distinct well-formed shards, by window and partition count. This runs
+  // on every query, so it sorts packed numbers rather than names: the bits of
+  // a key are, high to low, kind (2), begin in hours (28, enough up to year
+  // 9999), P (17) and p (17).
+  constexpr int kWindowShift = 34, kPartitionsShift = 17;
+  constexpr uint64_t kPartitionMask = (uint64_t{1} << kPartitionsShift) - 1;
+  std::vector<std::pair<uint64_t, size_t>> keys;  // key, index in `available`
+  keys.reserve(available.size());
+  for (size_t i = 0; i < available.size(); ++i) {
+    const ShardId& id = available[i];
+    if (id.partitions < 1 || id.partitions > kMaxPartitions || id.partition < 0 ||
+        id.partition >= id.partitions) {
+      continue;
+    }
+    if (std::optional<Window> w = ParseWindow(id.window)) {
+      const uint64_t window_key =
+          (static_cast<uint64_t>(w->kind) << 28) | static_cast<uint64_t>(w->begin / 3600);
+      keys.push_back({(window_key << kWindowShift) |
+                          (static_cast<uint64_t>(id.partitions) << kPartitionsShift) |
+                          static_cast<uint64_t>(id.partition),
+                      i});
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end(),
+                         [](const auto& a, const auto& b) { return a.first == b.first; }),
+             keys.end());
+
+  // Complete windows into slots. A month or day slot also exists, incomplete,
+  // when something complete lies under it: only those are descended into.
+  std::vector<ShardId> planned[kKinds];
+  std::vector<Slot> slots[kKinds];  // slots[kAll] stays empty
+  int64_t served_begin = std::numeric_limits<int64_t>::max();
+  int64_t served_end = std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < keys.size();) {
+    const std::string& name = available[keys[i].second].window;
+    const Window window = *ParseWindow(name);
+    if (window.kind != kAll) {
+      served_begin = std::min(served_begin, window.begin);
+      served_end = std::max(served_end, window.end);
+    }
+    const uint64_t window_key = keys[i].first >> kWindowShift;
+    auto partitions_at = [&](size_t j) {  // P of keys[j], or 0 past this window
+      if (j == keys.size() || keys[j].first >> kWindowShift != window_key) return 0;
+      return static_cast<int>((keys[j].first >> kPartitionsShift) & kPartitionMask);
+    };
+    int complete_partitions = 0;  // the smallest P with all of 0..P-1 present
+    while (const int partitions = partitions_at(i)) {
+      int count = 0;  // distinct partitions of P, all in 0..P-1
+      for (; partitions_at(i) == partitions; ++i) ++count;
+      if (complete_partitions == 0 && count == partitions) complete_partitions = partitions;
+    }
+    if (complete_partitions == 0) continue;
+    if (window.kind == kAll) {
+      for (int p = 0; p < complete_partitions; ++p) {
+        planned[kAll].push_back({name, p, complete_partitions});
+      }
+      continue;
+    }
+    slots[window.kind].push_back({window.begin, window.end, &name, complete_partitions});
+    if (window.kind != kMonth) AddHolder(slots[kMonth], window.month_begin, window.month_end);
+    if (window.kind == kHour) {
+      AddHolder(slots[kDay], window.day_begin, window.day_begin + kSecondsPerDay);
+    }
+  }
+  const std::vector<Slot>& months = slots[kMonth];
+  const std::vector<Slot>& days = slots[kDay];
+  const std::vector<Slot>& hours = slots[kHour];
+  SortAndDedupe(slots[kMonth]);
+  SortAndDedupe(slots[kDay]);
+
+  // Descend from months to days to hours over [lo, hi), noting the time
+  // covered, in order, for the gaps. Time only moves forward, and so do the
+  // day and hour cursors: linear in the number of slots.
+  const int64_t lo = range ? range->from : std::numeric_limits<int64_t>::min();
+  const int64_t hi = range ? range->to : std::numeric_limits<int64_t>::max();
+  std::vector<TimeRange> covered;
+  auto use = [&](Kind kind, const Slot& slot) {
+    for (int p = 0; p < slot.partitions; ++p) {
+      planned[kind].push_back({*slot.window, p, slot.partitions});
+    }
+    covered.push_back({slot.begin, slot.end});
+  };
+  auto day = FirstEndingAfter(days, lo);
+  auto hour = FirstEndingAfter(hours, lo);
+  for (auto month = FirstEndingAfter(months, lo); month != months.end() && month->begin < hi;
+       ++month) {
+    if (month->window) {
+      use(kMonth, *month);
+      continue;
+    }
+    while (day != days.end() && day->end <= month->begin) ++day;  // under earlier months
+    for (; day != days.end() && day->begin < std::min(hi, month->end); ++day) {
+      if (day->window) {
+        use(kDay, *day);
+        continue;
+      }
+      while (hour != hours.end() && hour->end <= day->begin) ++hour;  // under earlier days
+      for (; hour != hours.end() && hour->begin < std::min(hi, day->end); ++hour) {
+        use(kHour, *hour);
+      }
+    }
+  }
+  QueryPlan plan;
+  for (std::vector<ShardId>& shards : planned) {
+    plan.shards.insert(plan.shards.end(), std::make_move_iterator(shards.begin()),
+                       std::make_move_iterator(shards.end()));
+  }
+  if (!range) return plan;
+
+  // Gaps: what of the range, clipped on an open side to the served extent,
+  // the planned windows leave uncovered.
+  const bool open_from = lo == std::numeric_limits<int64_t>::min();
+  const bool open_to = hi == std::numeric_limits<int64_t>::max();
+  if ((open_from || open_to) && served_begin >= served_end) return plan;  // nothing dated
+  const int64_t gap_hi = open_to ? served_end : hi;
+  int64_t cursor = open_from ? served_begin : lo;
+  for (const TimeRange& c : covered) {
+    if (c.from > cursor && cursor < gap_hi) plan.gaps.push_back({cursor, std::min(c.from, gap_hi)});
+    cursor = std::max(cursor, c.to);
+  }
+  if (cursor < gap_hi) plan.gaps.push_back({cursor, gap_hi});
+  return plan;
+}
+
+}  // namespace photosearch
