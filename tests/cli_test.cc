@@ -95,6 +95,10 @@ TEST_F(CliTest, IndexSkipsBadFilesThenSearchFindsThePhoto) {
   // The PNG and the WebP are searchable too, and a re-index publishes version 2.
   out = Run({"search", "--repo", repo_.path(), "-k", "1", photos_ / "ten.WEBP"}, &code);
   EXPECT_THAT(out, HasSubstr("ten.WEBP"));
+  // A file:// URL names the same repository (it said "does not exist" before).
+  out = Run({"search", "--repo", "file://" + repo_.path(), "-k", "1", photos_ / "ten.WEBP"}, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("ten.WEBP"));
   out =
       Run({"index", "--photos", photos_.path(), "--repo", repo_.path(), "--index", "hnsw"}, &code);
   ASSERT_EQ(code, 0) << out;

@@ -117,7 +117,7 @@ class ClusterTest : public ::testing::Test {
                 "--poll-seconds", "1"};
       p.args.insert(p.args.end(), select.begin(), select.end());
       p.child = std::make_unique<testing::ChildProcess>(p.args);
-      std::string line = p.child->WaitForLine("listening on", std::chrono::seconds(60));
+      std::string line = p.child->WaitForLine("listening on", std::chrono::seconds(180));
       std::smatch m;
       static const std::regex kAddress(R"(listening on (127\.0\.0\.1:\d+))");
       if (std::regex_search(line, m, kAddress)) p.address = m[1];
@@ -159,12 +159,13 @@ class ClusterTest : public ::testing::Test {
       gateway = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
           testing::PhotosearchBin(), "gateway", "--etcd",
           absl::StrCat("http://127.0.0.1:", etcd_port), "--port", "0", "--detector", "none",
-          "--deadline-ms", std::to_string(kDeadlineMs), "--health-ms", "300"});
-      std::string line = gateway->WaitForLine("listening on http://", std::chrono::seconds(60));
+          "--deadline-ms", std::to_string(kDeadlineMs), "--health-ms", "300", "--max-batch", "4"});
+      std::string line = gateway->WaitForLine("listening on http://", std::chrono::seconds(180));
       ASSERT_FALSE(line.empty()) << "the gateway did not start";
       gateway_port = std::atoi(line.c_str() + line.rfind(':') + 1);
-      serve = testing::StartServe({"--repo", repo, "--poll-seconds", "0", "--detector", "none"},
-                                  &serve_port);
+      serve = testing::StartServe(
+          {"--repo", repo, "--poll-seconds", "0", "--detector", "none", "--max-batch", "4"},
+          &serve_port);
       ASSERT_GT(serve_port, 0);
       ok = true;
     }
@@ -266,6 +267,15 @@ TEST_F(ClusterTest, BadInputIsRefusedAtTheGatewayAndOverGrpc) {
     EXPECT_EQ(reply.status, 400) << params << ": " << reply.body;
     EXPECT_EQ(json::parse(reply.body)["error"]["code"], "INVALID_ARGUMENT") << params;
   }
+  // A range nothing serves is an empty answer that says so, not an error.
+  testing::HttpReply empty =
+      gateway.Post("/v1/search?from=2020-01-01&to=2020-01-31", query, "application/json");
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  json ej = json::parse(empty.body);
+  EXPECT_TRUE(ej["results"].empty());
+  EXPECT_TRUE(ej["plan"]["shards"].empty());
+  EXPECT_EQ(ej["plan"]["gaps"],
+            json::array({json{{"from", "2020-01-01T00:00:00Z"}, {"to", "2020-02-01T00:00:00Z"}}}));
   EXPECT_EQ(gateway.Post("/v1/search", "{\"vector\": [1, 2]}", "application/json").status, 400);
   EXPECT_EQ(gateway.Post("/v1/search", "not a photo", "image/jpeg").status, 400);
   EXPECT_EQ(gateway.Post("/v1/search", "x", "text/plain").status, 415);
@@ -322,6 +332,30 @@ TEST_F(ClusterTest, BadInputIsRefusedAtTheGatewayAndOverGrpc) {
   ASSERT_EQ(response.shards_size(), 1);
   EXPECT_THAT(response.shards(0).shard(), HasSubstr("month/2026-10/part-0-of-1@v"));
   EXPECT_EQ(response.shards(0).queries(0).hits_size(), 5);
+}
+
+// A gateway that has found nothing is not ready, says why, and answers
+// queries 503 (not an empty result).
+TEST_F(ClusterTest, AGatewayWithoutIndexServersIsNotReady) {
+  const int dead = testing::FreeLoopbackPort();
+  const std::string list = env_->dir / "dead.yaml";
+  ASSERT_TRUE(WriteFileAtomic(list, absl::StrCat("servers:\n  - 127.0.0.1:", dead, "\n")).ok());
+  for (const std::vector<std::string>& discovery :
+       {std::vector<std::string>{"--etcd", absl::StrCat("http://127.0.0.1:", dead)},
+        std::vector<std::string>{"--shards", list}}) {
+    std::vector<std::string> argv = {testing::PhotosearchBin(), "gateway", "--port", "0",
+                                     "--detector", "none", "--max-batch", "1"};
+    argv.insert(argv.end(), discovery.begin(), discovery.end());
+    testing::ChildProcess gateway(argv);
+    std::string line = gateway.WaitForLine("listening on http://", std::chrono::seconds(180));
+    ASSERT_FALSE(line.empty()) << discovery[0];
+    testing::HttpClient client(std::atoi(line.c_str() + line.rfind(':') + 1));
+    testing::HttpReply ready = client.Get("/readyz");
+    EXPECT_EQ(ready.status, 503) << ready.body;
+    EXPECT_FALSE(json::parse(ready.body)["reason"].get<std::string>().empty()) << ready.body;
+    testing::HttpReply search = client.Post("/v1/search", VectorQuery(3), "application/json");
+    EXPECT_EQ(search.status, 503) << search.body;
+  }
 }
 
 TEST_F(ClusterTest, HotSwapFailsNoQueryAndServesTheNewVersion) {
@@ -556,6 +590,21 @@ TEST_F(ClusterTest, EtcdDownKeepsTheLastViewAndItsRestartBringsRegistrationsBack
         return false;
       },
       10));
+  // SIGTERM revokes its lease: the gateway drops it at once, not after the TTL.
+  const auto stopped = Clock::now();
+  env_->servers["month-c"].child->Stop(SIGTERM, std::chrono::seconds(10));
+  EXPECT_TRUE(WaitFor(
+      [] {
+        json shards = Get(env_->gateway_port, "/v1/shards");
+        for (const json& s : shards["shards"]) {
+          if (s["window"] == "month/2026-10") return s["servers"].size() == 1u;
+        }
+        return false;
+      },
+      10));
+  const double gone_s = std::chrono::duration<double>(Clock::now() - stopped).count();
+  std::printf("SIGTERM to unregistered: %.2f s (lease TTL 3 s)\n", gone_s);
+  EXPECT_LT(gone_s, 1.5);
 }
 
 }  // namespace

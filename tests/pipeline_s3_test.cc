@@ -172,13 +172,26 @@ steps:
     testing::HttpReply reply = testing::HttpClient(port).Post(
         "/v1/search?k=3", *ReadFile(photos_dir + "/" + name), "image/jpeg");
     ASSERT_EQ(reply.status, 200) << reply.body;
-    nlohmann::json results = nlohmann::json::parse(reply.body)["results"];
+    nlohmann::json body = nlohmann::json::parse(reply.body);
+    nlohmann::json results = body["results"];
     ASSERT_FALSE(results.empty());
     EXPECT_EQ(results[0]["item_id"], name);
-    std::set<std::string> ids;  // one hit per item, although three tiers hold it
+    // Three tiers hold every item; the planner searches only the coarsest,
+    // complete one: the month, not its days and hours beside it.
+    EXPECT_EQ(body["plan"]["shards"], nlohmann::json::array({"month/2026-02/part-0-of-1"}));
+    EXPECT_EQ(body["shards_searched"], 1);
+    EXPECT_THAT(results[0]["shard"].get<std::string>(), HasSubstr("month/2026-02/"));
+    std::set<std::string> ids;
     for (const auto& hit : results) ids.insert(hit["item_id"].get<std::string>());
     EXPECT_EQ(ids.size(), results.size());
   }
+  // `photosearch search` reads the bucket too (it refused s3:// before).
+  ASSERT_EQ(testing::RunCommand({testing::PhotosearchBin(), "search", "--repo", config->repo, "-k",
+                                 "1", photos_dir + "/" + day17[4]},
+                                &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr(day17[4]));
 }
 
 }  // namespace

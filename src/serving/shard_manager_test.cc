@@ -20,6 +20,9 @@ class ShardManagerTest : public ::testing::Test {
 
   // Publishes a Flat shard holding `ids`, item i at the i-th unit axis (mod kDim).
   int64_t Publish(const std::vector<std::string>& ids, int dim = kDim) {
+    return PublishAt(key_, ids, dim);
+  }
+  int64_t PublishAt(const ArtifactKey& key, const std::vector<std::string>& ids, int dim = kDim) {
     auto shard = Shard::Create(*ParseIndexSpec("faiss:Flat"), dim);
     std::vector<float> vectors(ids.size() * dim, 0.f);
     for (size_t i = 0; i < ids.size(); ++i) vectors[i * dim + i % dim] = 1.f;
@@ -30,7 +33,7 @@ class ShardManagerTest : public ::testing::Test {
     m.dimension = dim;
     m.index = "faiss:Flat";
     m.item_count = static_cast<int64_t>(ids.size());
-    auto published = repo_.Publish(key_, m, {build / "index.faiss", build / "ids.bin"});
+    auto published = repo_.Publish(key, m, {build / "index.faiss", build / "ids.bin"});
     EXPECT_TRUE(published.ok()) << published.status();
     return published->version;
   }
@@ -116,6 +119,81 @@ TEST_F(ShardManagerTest, PollingPicksUpNewVersions) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(manager.Snapshot().size(), 1u);
+}
+
+TEST(ShardSelection, GlobsPartitionsAndRetention) {
+  const int64_t now = ParseTimeWindow("day/2026-11-30")->begin + 3600;
+  auto key = [](const std::string& window, int p = 0, int n = 1) {
+    return ArtifactKey{"shard", "m@1", window, p, n};
+  };
+  ShardSelection all;
+  EXPECT_TRUE(all.Selects(key("all"), now));
+  EXPECT_TRUE(all.Selects(key("hour/2020-01-01T00"), now));
+  ShardSelection hours{{"hour/*", "day/2026-11-*"}};
+  EXPECT_TRUE(hours.Selects(key("hour/2026-11-29T05"), now));
+  EXPECT_TRUE(hours.Selects(key("day/2026-11-02"), now));
+  EXPECT_FALSE(hours.Selects(key("day/2026-10-02"), now));
+  EXPECT_FALSE(hours.Selects(key("month/2026-11"), now));
+  EXPECT_FALSE(hours.Selects(key("all"), now));
+  ShardSelection part;
+  part.partition = Partition{1, 4};
+  EXPECT_TRUE(part.Selects(key("day/2026-11-02", 1, 4), now));
+  EXPECT_FALSE(part.Selects(key("day/2026-11-02", 0, 4), now));
+  EXPECT_FALSE(part.Selects(key("day/2026-11-02", 1, 2), now));
+  EXPECT_FALSE(part.Selects(key("all"), now));
+  ShardSelection recent;
+  recent.retention_seconds = 48 * 3600;
+  EXPECT_TRUE(recent.Selects(key("day/2026-11-28"), now));   // ended 25 h ago
+  EXPECT_FALSE(recent.Selects(key("day/2026-11-27"), now));  // ended 49 h ago
+  EXPECT_TRUE(recent.Selects(key("month/2026-11"), now));    // not ended
+  EXPECT_TRUE(recent.Selects(key("all"), now));              // undated: kept
+  EXPECT_EQ(*ParseDurationSeconds("48h"), 48 * 3600);
+  EXPECT_EQ(*ParseDurationSeconds("30d"), 30 * 86400);
+  EXPECT_EQ(*ParseDurationSeconds("90"), 90);
+  for (const char* bad : {"", "h", "-1h", "1w", "1.5h", "99999999h"}) {
+    EXPECT_FALSE(ParseDurationSeconds(bad).ok()) << bad;
+  }
+}
+
+TEST_F(ShardManagerTest, LoadsOnlyTheSelectionAndUnloadsWhatLeavesIt) {
+  PublishAt(ArtifactKey{"shard", "m@1", "hour/2026-11-02T05", 0, 1}, {"h"});
+  PublishAt(ArtifactKey{"shard", "m@1", "day/2026-11-02", 0, 2}, {"d0"});
+  PublishAt(ArtifactKey{"shard", "m@1", "day/2026-11-02", 1, 2}, {"d1"});
+  ShardSelection selection;
+  selection.windows = {"day/*"};
+  selection.partition = Partition{1, 2};
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path(), selection);
+  ASSERT_TRUE(manager.Refresh().ok());
+  ASSERT_EQ(manager.View()->size(), 1u);
+  EXPECT_EQ(manager.View()->begin()->first, "day/2026-11-02/part-1-of-2");
+  EXPECT_EQ(manager.View()->begin()->second->bytes > 0, true);
+}
+
+TEST_F(ShardManagerTest, AShardOverTheMemoryBudgetIsRefusedAndTheRestServe) {
+  PublishAt(ArtifactKey{"shard", "m@1", "hour/2026-11-02T05", 0, 1}, {"a"});
+  ShardManager sizer(&repo_, "m@1", kDim, scratch_.path());
+  ASSERT_TRUE(sizer.Refresh().ok());
+  const int64_t one = sizer.View()->begin()->second->bytes;
+  PublishAt(ArtifactKey{"shard", "m@1", "hour/2026-11-02T06", 0, 1}, {"b"});
+  ShardSelection budget;
+  budget.max_memory_bytes = one + one / 2;  // room for one of the two
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path(), budget);
+  absl::Status status = manager.Refresh();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("hour/2026-11-02T06"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("--max-memory"));
+  ASSERT_EQ(manager.View()->size(), 1u);
+  EXPECT_EQ(manager.View()->begin()->first, "hour/2026-11-02T05/part-0-of-1");
+}
+
+TEST_F(ShardManagerTest, RefusesAShardOfAnotherModel) {
+  PublishAt(ArtifactKey{"shard", "m@1", "all", 0, 1}, {"a"});
+  // The manifest names m@1 under the key of another model (a copied folder).
+  std::filesystem::create_directories(root_ / "shards/m@2/all/part-0-of-1");
+  std::filesystem::copy(root_ / "shards/m@1/all/part-0-of-1/1", root_ / "shards/m@2/all/part-0-of-1/1");
+  ShardManager manager(&repo_, "m@2", kDim, scratch_.path());
+  EXPECT_FALSE(manager.Refresh().ok());
+  EXPECT_TRUE(manager.View()->empty());
 }
 
 }  // namespace

@@ -148,7 +148,9 @@ std::unique_ptr<ChildProcess> StartServe(const std::vector<std::string>& extra_a
   std::vector<std::string> argv = {PhotosearchBin(), "serve", "--port", "0", "--host", "127.0.0.1"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto child = std::make_unique<ChildProcess>(argv);
-  std::string line = child->WaitForLine("listening on http://", std::chrono::seconds(60));
+  // Model load and batch calibration: seconds alone, a minute or more on a
+  // loaded 2-core machine.
+  std::string line = child->WaitForLine("listening on http://", std::chrono::seconds(180));
   size_t colon = line.rfind(':');
   *port = line.empty() || colon == std::string::npos ? -1 : std::atoi(line.c_str() + colon + 1);
   return child;

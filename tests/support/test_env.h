@@ -63,7 +63,7 @@ class ChildProcess {
 int RunCommand(const std::vector<std::string>& argv, std::string* output);
 
 // Starts `photosearch serve --port 0` on loopback with `extra_args`; sets
-// *port to the port it reports, or -1 if it did not start within 60 s.
+// *port to the port it reports, or -1 if it did not start within 180 s.
 std::unique_ptr<ChildProcess> StartServe(const std::vector<std::string>& extra_args, int* port);
 
 // Starts an S3-compatible server (s3rver, from tests/web's npm packages) on
