@@ -1,19 +1,16 @@
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "cli/common.h"
 #include "cli/query_stack.h"
 #include "discovery/etcd_directory.h"
 #include "discovery/static_directory.h"
-#include "gateway/http_server.h"
 
 namespace photosearch {
 
 int RunGateway(const GatewayFlags& flags) {
   if (flags.etcd.empty() == flags.shards.empty()) {
-    return Fail("gateway", absl::InvalidArgumentError(
-                               "give either --etcd URL or --shards FILE (a static list of index "
-                               "servers), not both"));
+    return Fail("gateway", absl::InvalidArgumentError(absl::StrCat(
+                               flags.etcd.empty() ? "give" : "give only one of",
+                               " --etcd URL or --shards FILE (a static list of index servers)")));
   }
   auto manifest = LoadModelManifest(flags.model.model);
   if (!manifest.ok()) return Fail("gateway", manifest.status());
@@ -42,26 +39,12 @@ int RunGateway(const GatewayFlags& flags) {
   if (!stack.ok()) return Fail("gateway", stack.status());
   QueryStack& s = **stack;
 
-  HttpServerOptions http;
-  http.host = flags.host;
-  http.port = flags.port;
-  http.photos_dir = flags.photos;
-  http.max_body_bytes = flags.max_body_bytes + (1 << 20);  // multipart framing
-  HttpServer server(s.service.get(), &s.metrics, http);
-  auto port = server.Bind();
-  if (!port.ok()) return Fail("gateway", port.status());
-  StopOnSignal stop([&server](int) { server.Stop(); });
-
   std::string note;
   absl::Status ready = s.backend->Ready(&note);
-  std::printf("photosearch gateway: model %s, %zu shard(s) on %s; %s\n", s.model.id.c_str(),
-              s.backend->Shards().size(), flags.etcd.empty() ? flags.shards.c_str() : flags.etcd.c_str(),
-              ready.ok() ? "ready" : std::string(ready.message()).c_str());
-  std::printf("photosearch gateway: listening on http://%s:%d\n", flags.host.c_str(), *port);
-  std::fflush(stdout);
-  absl::Status served = server.Serve();
-  if (!served.ok()) return Fail("gateway", served);
-  return 0;
+  return ServeHttp("gateway", s, {flags.host, flags.port, flags.photos, flags.max_body_bytes},
+                   absl::StrCat("model ", s.model.id, ", ", s.backend->Shards().size(),
+                                " shard(s) from ", flags.etcd.empty() ? flags.shards : flags.etcd,
+                                "; ", ready.ok() ? "ready" : ready.message()));
 }
 
 }  // namespace photosearch

@@ -55,6 +55,7 @@ int RunIndexServer(const IndexServerFlags& flags) {
   options.model = flags.model;
   options.load_model = false;  // it searches vectors; the gateway embeds
   options.repo = flags.repo;
+  options.repo_must_exist = true;  // a typo would serve an empty repository forever
   options.poll_seconds = flags.poll_seconds;
   options.selection.windows = flags.select;
   if (!flags.partition.empty()) {

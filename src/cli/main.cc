@@ -27,6 +27,16 @@ void AddModelFlags(CLI::App* cmd, photosearch::ModelFlags* flags) {
       ->check(CLI::Range(0, 256));
 }
 
+// The bounds of a query photo, for the commands that take photos over HTTP.
+void AddPhotoLimitFlags(CLI::App* cmd, uint64_t* max_body_bytes, int64_t* max_pixels) {
+  cmd->add_option("--max-body-bytes", *max_body_bytes, "largest photo accepted, in bytes")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
+      ->capture_default_str();
+  cmd->add_option("--max-pixels", *max_pixels, "largest photo accepted, in pixels")
+      ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,13 +144,7 @@ int main(int argc, char** argv) {
                    "how often to look for new shard versions (0 = never)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--max-body-bytes", serve.max_body_bytes, "largest photo accepted, in bytes")
-      ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
-      ->capture_default_str();
-  serve_cmd->add_option("--max-pixels", serve.max_pixels, "largest photo accepted, in pixels")
-      ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
-      ->capture_default_str();
+  AddPhotoLimitFlags(serve_cmd, &serve.max_body_bytes, &serve.max_pixels);
 
   photosearch::IndexServerFlags index_server;
   CLI::App* index_server_cmd = app.add_subcommand(
@@ -224,13 +228,7 @@ int main(int argc, char** argv) {
                           "how often every index server is health-checked")
       ->check(CLI::Range(100, 60000))
       ->capture_default_str();
-  gateway_cmd
-      ->add_option("--max-body-bytes", gateway.max_body_bytes, "largest photo accepted, in bytes")
-      ->check(CLI::Range(uint64_t{1024}, uint64_t{256} << 20))
-      ->capture_default_str();
-  gateway_cmd->add_option("--max-pixels", gateway.max_pixels, "largest photo accepted, in pixels")
-      ->check(CLI::Range(int64_t{4096}, int64_t{400'000'000}))
-      ->capture_default_str();
+  AddPhotoLimitFlags(gateway_cmd, &gateway.max_body_bytes, &gateway.max_pixels);
 
   photosearch::ArtifactsFlags artifacts;
   CLI::App* artifacts_cmd = app.add_subcommand(

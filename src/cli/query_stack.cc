@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/common.h"
+#include "gateway/http_server.h"
 #include "gateway/local_backend.h"
 #include "gateway/remote_backend.h"
 #include "spdlog/spdlog.h"
@@ -88,7 +89,7 @@ absl::StatusOr<std::unique_ptr<QueryStack>> BuildQueryStack(const QueryStackOpti
   const ModelManifest& model = stack->model;
 
   if (!options.repo.empty()) {
-    if (options.need_shards) {
+    if (options.need_shards || options.repo_must_exist) {
       if (absl::Status s = CheckLocalRepository(options.repo); !s.ok()) return s;
     }
     auto store = OpenStore(options.repo);
@@ -156,6 +157,26 @@ absl::StatusOr<std::unique_ptr<QueryStack>> BuildQueryStack(const QueryStackOpti
                                                    &stack->metrics, SearchLimits{},
                                                    stack->detector.get(), options.fan_out);
   return stack;
+}
+
+int ServeHttp(const std::string& command, QueryStack& stack, const HttpFrontFlags& flags,
+              const std::string& summary) {
+  HttpServerOptions http;
+  http.host = flags.host;
+  http.port = flags.port;
+  http.photos_dir = flags.photos;
+  http.max_body_bytes = flags.max_body_bytes + (1 << 20);  // multipart framing
+  HttpServer server(stack.service.get(), &stack.metrics, http);
+  auto port = server.Bind();
+  if (!port.ok()) return Fail(command, port.status());
+  StopOnSignal stop([&server](int) { server.Stop(); });
+  std::printf("photosearch %s: %s\n", command.c_str(), summary.c_str());
+  std::printf("photosearch %s: listening on http://%s:%d\n", command.c_str(), flags.host.c_str(),
+              *port);
+  std::fflush(stdout);
+  absl::Status served = server.Serve();
+  if (!served.ok()) return Fail(command, served);
+  return 0;
 }
 
 }  // namespace photosearch

@@ -35,6 +35,7 @@ struct QueryStackOptions {
   ShardSelection selection;
   int poll_seconds = 0;   // 0: load once
   bool need_shards = false;  // a repository without shards of the model is an error
+  bool repo_must_exist = false;  // a local repository path that does not exist is an error
 
   Directory* directory = nullptr;  // set: search index servers instead of local shards
   int health_interval_ms = 1000;
@@ -53,6 +54,19 @@ struct QueryStack {
 };
 
 absl::StatusOr<std::unique_ptr<QueryStack>> BuildQueryStack(const QueryStackOptions& options);
+
+struct HttpFrontFlags {
+  std::string host;
+  int port = 0;
+  std::string photos;
+  uint64_t max_body_bytes = 0;
+};
+
+// The REST API and web page over `stack.service` for `serve` and `gateway`:
+// binds, prints "photosearch <command>: <summary>" and the address, serves
+// until SIGINT/SIGTERM. Returns the exit code.
+int ServeHttp(const std::string& command, QueryStack& stack, const HttpFrontFlags& flags,
+              const std::string& summary);
 
 // Runs `stop(signal)` on the first SIGINT or SIGTERM, from a watcher thread
 // (the handler only writes to a pipe). The destructor ends the watcher.

@@ -31,7 +31,7 @@ constexpr char kDefaultPrefix[] = "/photosearch/v1/shards/";
 inline constexpr size_t kMaxAddressBytes = 255;
 inline constexpr size_t kMaxModelBytes = 256;
 inline constexpr size_t kMaxRegistrationJsonBytes = 64 * 1024;
-inline constexpr int kMaxPartitions = 1 << 20;
+inline constexpr int kMaxPartitions = 99999;  // as ParseShardName
 
 // One shard served by one index server, as registered in discovery.
 struct Registration {

@@ -56,6 +56,9 @@ class SearchBackend {
   virtual ~SearchBackend() = default;
   // The shards a plan may use now: loaded here, or served by a healthy replica.
   virtual std::vector<ShardId> Available() const = 0;
+  // Every shard known, also those with no healthy replica: a plan over these
+  // tells which parts of a query the down shards leave unsearched.
+  virtual std::vector<ShardId> Known() const { return Available(); }
   // Searches every shard of `query.shards`; never fails as a whole: shards
   // that did not answer are listed in `missing`.
   virtual ShardAnswer Search(const ShardQuery& query) const = 0;

@@ -15,44 +15,79 @@ namespace {
 struct FanOutState {
   ShardQuery query;
   std::vector<ShardTarget> targets;
-  FanOutObserver* observer = nullptr;  // REQUIRES: outlives the deadline only
+  FanOutObserver* observer = nullptr;  // used only until FanOut returns
 
   std::mutex mu;
   std::condition_variable cv;
-  bool returned = false;  // FanOut gave up waiting: ignore what still arrives
-  int pending = 0;        // calls not answered yet
+  bool returned = false;  // FanOut stopped waiting: ignore what still arrives
+  int answered = 0;       // targets with hits
   std::vector<std::optional<ShardHits>> hits;  // by target
   std::vector<std::vector<const Replica*>> tried;
   std::vector<std::string> errors;  // by target
   std::vector<std::function<void()>> cancels;
+  int next_call = 0;
+  std::map<int, std::pair<std::string, Stopwatch>> running;  // call -> replica, since
+
+  bool Finished() const { return answered == static_cast<int>(targets.size()) || running.empty(); }
 };
 
 using Group = std::pair<std::shared_ptr<Replica>, std::vector<int>>;  // replica, target indices
 
 // The replica of target `t` with the fewest calls in flight among those not
-// tried yet; null if none is left.
+// tried yet (ties rotate, so that sequential queries spread); null if none.
 std::shared_ptr<Replica> ChooseReplica(const FanOutState& s, int t) {
-  std::shared_ptr<Replica> best;
+  static std::atomic<unsigned> rotation{0};
+  std::vector<std::shared_ptr<Replica>> best;
+  int fewest = 0;
   for (const auto& r : s.targets[t].replicas) {
     bool tried = false;
     for (const Replica* done : s.tried[t]) tried |= done == r.get();
     if (tried) continue;
-    if (!best || r->in_flight.load() < best->in_flight.load()) best = r;
+    const int load = r->in_flight.load();
+    if (best.empty() || load < fewest) {
+      best.clear();
+      fewest = load;
+    }
+    if (load == fewest) best.push_back(r);
   }
-  return best;
+  if (best.empty()) return nullptr;
+  return best[rotation.fetch_add(1) % best.size()];
+}
+
+// Targets in `candidates` without hits, on another replica each (grouped by
+// replica); marks the replicas tried. REQUIRES: s.mu held.
+std::vector<Group> Reroute(FanOutState& s, const std::vector<int>& candidates) {
+  std::map<std::shared_ptr<Replica>, std::vector<int>> regroup;
+  for (int t : candidates) {
+    if (s.hits[t] || s.tried[t].size() >= 2) continue;  // answered, or retried once already
+    if (auto other = ChooseReplica(s, t)) {
+      s.tried[t].push_back(other.get());
+      regroup[other].push_back(t);
+    }
+  }
+  std::vector<Group> groups;
+  for (auto& [r, ts] : regroup) {
+    if (s.observer) s.observer->OnRetry(r->address());
+    groups.emplace_back(r, std::move(ts));
+  }
+  return groups;
 }
 
 void Launch(const std::shared_ptr<FanOutState>& s, std::vector<Group> groups);
 
 void OnDone(const std::shared_ptr<FanOutState>& s, const std::shared_ptr<Replica>& replica,
-            const std::vector<int>& targets, double seconds,
+            int call, const std::vector<int>& targets,
             absl::StatusOr<std::vector<ShardHits>> answer) {
   replica->in_flight.fetch_sub(1);
   std::vector<Group> retries;
   {
     std::lock_guard<std::mutex> lock(s->mu);
     if (s->returned) return;
-    if (s->observer) s->observer->OnCall(replica->address(), seconds, answer.ok());
+    auto running = s->running.find(call);
+    if (s->observer) {
+      s->observer->OnCall(replica->address(), running->second.second.ElapsedSeconds(), answer.ok());
+    }
+    s->running.erase(running);
     std::vector<int> failed;
     std::string why;
     if (answer.ok()) {
@@ -60,7 +95,10 @@ void OnDone(const std::shared_ptr<FanOutState>& s, const std::shared_ptr<Replica
         bool found = false;
         for (ShardHits& h : *answer) {
           if (h.id == s->targets[t].id) {
-            s->hits[t] = std::move(h);
+            if (!s->hits[t]) {  // a hedged call may have answered first
+              s->hits[t] = std::move(h);
+              ++s->answered;
+            }
             found = true;
             break;
           }
@@ -72,22 +110,10 @@ void OnDone(const std::shared_ptr<FanOutState>& s, const std::shared_ptr<Replica
       failed = targets;
       why = absl::StrCat(replica->address(), ": ", answer.status().message());
     }
-    const bool time_left = std::chrono::steady_clock::now() < s->query.deadline;
-    std::map<std::shared_ptr<Replica>, std::vector<int>> regroup;
     for (int t : failed) {
-      s->errors[t] = why;
-      if (!time_left || s->tried[t].size() >= 2) continue;  // one retry per shard
-      if (auto other = ChooseReplica(*s, t)) {
-        s->tried[t].push_back(other.get());
-        regroup[other].push_back(t);
-      }
+      if (!s->hits[t]) s->errors[t] = why;
     }
-    for (auto& [r, ts] : regroup) {
-      if (s->observer) s->observer->OnRetry(r->address());
-      retries.emplace_back(r, std::move(ts));
-    }
-    s->pending += static_cast<int>(retries.size());
-    --s->pending;
+    if (std::chrono::steady_clock::now() < s->query.deadline) retries = Reroute(*s, failed);
   }
   s->cv.notify_all();
   if (!retries.empty()) Launch(s, std::move(retries));
@@ -97,12 +123,17 @@ void Launch(const std::shared_ptr<FanOutState>& s, std::vector<Group> groups) {
   for (auto& [replica, targets] : groups) {
     std::vector<ShardId> ids;
     for (int t : targets) ids.push_back(s->targets[t].id);
+    int call = 0;
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      call = s->next_call++;
+      s->running.emplace(call, std::make_pair(replica->address(), Stopwatch()));
+    }
     replica->in_flight.fetch_add(1);
-    Stopwatch watch;
     auto cancel = replica->Start(
         s->query, ids,
-        [s, replica, targets = targets, watch](absl::StatusOr<std::vector<ShardHits>> answer) {
-          OnDone(s, replica, targets, watch.ElapsedSeconds(), std::move(answer));
+        [s, replica, call, targets = targets](absl::StatusOr<std::vector<ShardHits>> answer) {
+          OnDone(s, replica, call, targets, std::move(answer));
         });
     if (cancel) {
       std::lock_guard<std::mutex> lock(s->mu);
@@ -137,17 +168,37 @@ ShardAnswer FanOut(const std::vector<ShardTarget>& targets, const ShardQuery& qu
       by_replica[replica].push_back(static_cast<int>(t));
     }
     for (auto& [r, ts] : by_replica) groups.emplace_back(r, std::move(ts));
-    s->pending = static_cast<int>(groups.size());
   }
   Launch(s, std::move(groups));
 
+  // Halfway to the deadline, shards still waiting are asked of another
+  // replica too (a hung server fails nothing: it just does not answer), and
+  // the first answer wins.
+  const auto start = std::chrono::steady_clock::now();
+  const auto hedge_at = start + (query.deadline - start) / 2;
   ShardAnswer answer;
   std::vector<std::function<void()>> cancels;
   {
     std::unique_lock<std::mutex> lock(s->mu);
-    s->cv.wait_until(lock, query.deadline, [&] { return s->pending == 0; });
+    if (!s->cv.wait_until(lock, hedge_at, [&] { return s->Finished(); })) {
+      std::vector<int> waiting;
+      for (size_t t = 0; t < n; ++t) waiting.push_back(static_cast<int>(t));
+      std::vector<Group> hedges = Reroute(*s, waiting);
+      if (!hedges.empty()) {
+        lock.unlock();
+        Launch(s, std::move(hedges));
+        lock.lock();
+      }
+    }
+    s->cv.wait_until(lock, query.deadline, [&] { return s->Finished(); });
     s->returned = true;
-    if (s->pending > 0) cancels.swap(s->cancels);
+    // Calls cut by the deadline count as failed calls of their replicas.
+    if (s->observer) {
+      for (const auto& [call, running] : s->running) {
+        s->observer->OnCall(running.first, running.second.ElapsedSeconds(), false);
+      }
+    }
+    cancels.swap(s->cancels);
     const int nq = query.nq();
     std::vector<std::vector<std::vector<SearchResult>>> per_query(nq);
     for (size_t t = 0; t < n; ++t) {

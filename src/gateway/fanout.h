@@ -1,13 +1,17 @@
 // FanOut: sends one ShardQuery to one replica of every planned shard at once,
 // under the query's deadline, and merges what comes back.
 //
-// - Replica choice: the replica with the fewest requests in flight (ties: the
-//   first listed); the shards that land on the same replica go in one call.
+// - Replica choice: the replica with the fewest requests in flight (ties
+//   rotate); the shards that land on the same replica go in one call.
 // - Retry: a call that fails before the deadline is retried once, for each of
 //   its shards, on another replica of that shard (if there is one).
+// - Hedge: shards still unanswered halfway to the deadline (a hung server
+//   fails nothing, it just stays silent) are asked of another replica too,
+//   once; the first answer wins.
 // - Deadline: calls still running at the deadline are cancelled and their
 //   shards reported missing; FanOut returns at the deadline without waiting
-//   for them (their callbacks find the state they share alive).
+//   for them (their callbacks find the state they share alive). They count as
+//   failed calls for the observer.
 // - Merge: MergeTopK per query vector, one hit per item, its best score.
 //
 // Thread-safety: FanOut is thread-safe; a Replica must be.

@@ -1,6 +1,7 @@
 #include "gateway/fanout.h"
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +90,7 @@ TEST(FanOut, EveryShardOnceAndOneCallPerReplica) {
 TEST(FanOut, AFailedCallIsRetriedOnceOnAnotherReplica) {
   auto down = std::make_shared<TestReplica>("down", milliseconds(1), /*fail=*/true);
   auto up = std::make_shared<TestReplica>("up", milliseconds(1));
+  up->in_flight = 1;  // busier: the failing one is asked first
   ShardAnswer answer = FanOut({{Hour(1), {down, up}}}, Query(1, milliseconds(2000)));
   EXPECT_EQ(answer.answered, 1);
   EXPECT_TRUE(answer.missing.empty());
@@ -122,6 +124,45 @@ TEST(FanOut, PrefersTheReplicaWithFewestRequestsInFlight) {
   FanOut({{Hour(1), {busy, idle}}}, Query(1, milliseconds(2000)));
   EXPECT_EQ(idle->calls.load(), 1);
   EXPECT_EQ(busy->calls.load(), 0);
+}
+
+TEST(FanOut, AHungReplicaIsHedgedOnAnotherHalfwayToTheDeadline) {
+  auto hung = std::make_shared<TestReplica>("hung", milliseconds(5000));
+  auto ok = std::make_shared<TestReplica>("ok", milliseconds(1));
+  ok->in_flight = 1;  // busier: the hung one is asked first
+  const auto start = Clock::now();
+  ShardAnswer answer = FanOut({{Hour(1), {hung, ok}}}, Query(1, milliseconds(400)));
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  EXPECT_EQ(answer.answered, 1);
+  EXPECT_TRUE(answer.missing.empty());
+  EXPECT_EQ(answer.per_query[0][0].item_id, "ok:" + Hour(1).Name());
+  EXPECT_GE(took.count(), 190);  // not before halfway
+  EXPECT_LT(took.count(), 390);
+  EXPECT_EQ(hung->calls.load(), 1);
+  EXPECT_EQ(ok->calls.load(), 1);
+}
+
+TEST(FanOut, EqualReplicasShareSequentialQueries) {
+  auto a = std::make_shared<TestReplica>("a", milliseconds(0));
+  auto b = std::make_shared<TestReplica>("b", milliseconds(0));
+  for (int i = 0; i < 10; ++i) FanOut({{Hour(1), {a, b}}}, Query(1, milliseconds(1000)));
+  EXPECT_EQ(a->calls.load() + b->calls.load(), 10);
+  EXPECT_GE(a->calls.load(), 4);
+  EXPECT_GE(b->calls.load(), 4);
+}
+
+TEST(FanOut, CallsCutByTheDeadlineCountAsFailed) {
+  struct Counts : FanOutObserver {
+    void OnCall(const std::string& address, double, bool ok) override {
+      (ok ? good : bad)[address]++;
+    }
+    std::map<std::string, int> good, bad;
+  } counts;
+  auto slow = std::make_shared<TestReplica>("slow", milliseconds(3000));
+  auto fast = std::make_shared<TestReplica>("fast", milliseconds(1));
+  FanOut({{Hour(1), {fast}}, {Hour(2), {slow}}}, Query(1, milliseconds(100)), &counts);
+  EXPECT_EQ(counts.good["fast"], 1);
+  EXPECT_EQ(counts.bad["slow"], 1);
 }
 
 TEST(FanOut, MergesToOneHitPerItem) {

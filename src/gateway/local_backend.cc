@@ -101,7 +101,8 @@ std::vector<ShardState> LocalBackend::Shards() const {
 absl::Status LocalBackend::Ready(std::string* note) const {
   if (shards_->View()->empty()) {
     return absl::UnavailableError(
-        absl::StrCat("no shard of model ", shards_->model_id(), " is loaded yet"));
+        absl::StrCat("no shard of model ", shards_->model_id(),
+                     " is loaded yet; index photos first (photosearch index)"));
   }
   return absl::OkStatus();
 }

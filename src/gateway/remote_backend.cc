@@ -288,6 +288,13 @@ std::vector<ShardId> RemoteBackend::Available() const {
   return out;
 }
 
+std::vector<ShardId> RemoteBackend::Known() const {
+  std::shared_ptr<const Topology> topology = topology_.load();
+  std::vector<ShardId> out;
+  for (const auto& [id, entry] : topology->shards) out.push_back(id);
+  return out;
+}
+
 ShardAnswer RemoteBackend::Search(const ShardQuery& query) const {
   std::shared_ptr<const Topology> topology = topology_.load();
   std::vector<ShardTarget> targets;

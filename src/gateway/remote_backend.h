@@ -44,6 +44,7 @@ class RemoteBackend : public SearchBackend {
   void Start();
 
   std::vector<ShardId> Available() const override;
+  std::vector<ShardId> Known() const override;
   ShardAnswer Search(const ShardQuery& query) const override;
   std::vector<ShardState> Shards() const override;
   absl::Status Ready(std::string* note) const override;
@@ -53,7 +54,6 @@ class RemoteBackend : public SearchBackend {
 
  private:
   void CheckServers();
-  void MarkDown(const std::string& address) const;
 
   Directory* const directory_;
   MetricsRegistry* const metrics_;

@@ -2,13 +2,34 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "artifact/window.h"
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "model/region_embedder.h"
 
 namespace photosearch {
+namespace {
+
+// Whether the dated windows of `plan` cover all of `id`'s time (an undated
+// "all" shard is covered only by itself).
+bool CoveredBy(const std::vector<ShardId>& plan, const ShardId& id) {
+  auto window = ParseTimeWindow(id.window);
+  if (!window.ok()) return false;
+  std::set<std::string> windows;
+  for (const ShardId& p : plan) windows.insert(p.window);
+  int64_t covered = 0;
+  for (const std::string& name : windows) {
+    auto w = ParseTimeWindow(name);
+    if (!w.ok()) continue;
+    covered += std::max<int64_t>(0, std::min(w->end, window->end) - std::max(w->begin, window->begin));
+  }
+  return covered >= window->end - window->begin;
+}
+
+}  // namespace
 
 SearchService::SearchService(PhotoEmbedder* embedder, SearchBackend* backend,
                              MetricsRegistry* metrics, SearchLimits limits, Detector* detector,
@@ -136,10 +157,20 @@ absl::StatusOr<std::vector<std::vector<SearchResult>>> SearchService::SearchVect
     absl::Status ready = backend_->Ready(&note);
     return absl::UnavailableError(
         ready.ok() ? absl::StrCat("no shard of model ", m.id, " is served yet; index photos first")
-                   : absl::StrCat(ready.message(), "; index photos first"));
+                   : std::string(ready.message()));
   }
   response->has_range = request.range.has_value();
   response->plan = PlanQuery(available, request.range);
+  // Shards that are known but down leave the plan (their windows fall back to
+  // finer ones where served); what no planned shard covers of them is missing.
+  if (std::vector<ShardId> known = backend_->Known(); known.size() > available.size()) {
+    const std::set<ShardId> up(available.begin(), available.end());
+    for (const ShardId& id : PlanQuery(known, request.range).shards) {
+      if (!up.count(id) && !CoveredBy(response->plan.shards, id)) {
+        response->missing_shards.push_back(id.Name());
+      }
+    }
+  }
   if (response->plan.shards.empty()) {  // nothing served in the asked range
     return std::vector<std::vector<SearchResult>>(nq);
   }

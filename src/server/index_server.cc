@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/stopwatch.h"
 #include "photosearch/v1/index_service.grpc.pb.h"
@@ -62,7 +63,7 @@ class Service final : public pb::IndexService::Service {
  private:
   grpc::Status DoSearch(const pb::SearchRequest& request, pb::SearchResponse* response) {
     if (request.model() != shards_->model_id()) {
-      return Invalid(absl::StrCat("model '", request.model().substr(0, 256),
+      return Invalid(absl::StrCat("model '", absl::CHexEscape(request.model().substr(0, 256)),
                                   "' is not the served model '", shards_->model_id(), "'"));
     }
     if (request.dimension() != dimension_) {
@@ -98,13 +99,21 @@ class Service final : public pb::IndexService::Service {
     }
     // One view for the whole request: a swap during it does not mix versions.
     std::shared_ptr<const ShardSet> view = shards_->View();
+    // Names not served here (a registration just out of date, a window that
+    // aged out) are left out of the answer, so the gateway retries only
+    // those; a request for nothing served here is invalid.
     std::vector<const LoadedShard*> chosen;
+    std::string unknown;
     for (const std::string& name : request.shards()) {
       auto it = view->find(name);
       if (it == view->end()) {
-        return Invalid(absl::StrCat("shard '", name.substr(0, 128), "' is not served here"));
+        if (unknown.empty()) unknown = name.substr(0, 128);
+        continue;
       }
       chosen.push_back(it->second.get());
+    }
+    if (chosen.empty()) {
+      return Invalid(absl::StrCat("shard '", absl::CHexEscape(unknown), "' is not served here"));
     }
     SearchParams search_params;
     search_params.ef_search = params.ef_search();

@@ -89,9 +89,9 @@ absl::StatusOr<ShardHandle> ShardManager::Load(const ArtifactKey& key, int64_t v
   int64_t bytes = 0;
   for (const FileEntry& file : manifest.files) bytes += static_cast<int64_t>(file.size_bytes);
   if (selection_.max_memory_bytes > 0 && served_bytes + bytes > selection_.max_memory_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        where, " needs ", bytes, " bytes; ", served_bytes, " are served and --max-memory is ",
-        selection_.max_memory_bytes));
+    return absl::ResourceExhaustedError(absl::StrCat("it needs ", bytes, " bytes; ", served_bytes,
+                                                     " are served and --max-memory is ",
+                                                     selection_.max_memory_bytes));
   }
   if (manifest.model_id != model_id_) {
     return absl::FailedPreconditionError(
@@ -153,9 +153,15 @@ absl::Status ShardManager::Refresh() {
         errors.push_back(refused->second);  // refused before: do not fetch it again
         continue;
       }
-      auto handle = Load(artifact.key, *it, served_bytes);
+      // The version it replaces is freed after the swap: not counted.
+      int64_t replaced = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (auto s = served_.find(prefix); s != served_.end()) replaced = s->second->bytes;
+      }
+      auto handle = Load(artifact.key, *it, served_bytes - replaced);
       if (handle.ok()) {
-        served_bytes += (*handle)->bytes;
+        served_bytes += (*handle)->bytes - replaced;
         spdlog::info("loaded shard {} ({} items, {}) from {}", (*handle)->name(),
                      (*handle)->manifest.item_count, (*handle)->manifest.index, repository_->url());
         loaded[prefix] = std::move(*handle);
