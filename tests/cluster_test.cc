@@ -343,6 +343,26 @@ TEST_F(ClusterTest, BadInputIsRefusedAtTheGatewayAndOverGrpc) {
   EXPECT_EQ(response.shards(0).queries(0).hits_size(), 5);
 }
 
+TEST_F(ClusterTest, AnIndexServerServesMetricsOverHttpWhenAsked) {
+  testing::ChildProcess server({testing::PhotosearchBin(), "index-server", "--repo", env_->repo,
+                                "--port", "0", "--http-port", "0", "--select", "hour/*"});
+  ASSERT_FALSE(server.WaitForLine("listening on", std::chrono::seconds(180)).empty());
+  std::string line = server.WaitForLine("metrics on http://", std::chrono::seconds(10));
+  ASSERT_FALSE(line.empty());
+  const int port = std::atoi(line.c_str() + line.rfind(':') + 1);
+  testing::HttpReply metrics = testing::HttpClient(port).Get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("photosearch_index_server_invalid_requests_total"));
+  EXPECT_EQ(testing::HttpClient(port).Get("/healthz").status, 200);
+  // A repository path that does not exist is a typo, not an empty repository.
+  std::string output;
+  EXPECT_EQ(testing::RunCommand({testing::PhotosearchBin(), "index-server", "--repo",
+                                 env_->dir / "no-such-repo", "--port", "0"},
+                                &output),
+            1);
+  EXPECT_THAT(output, HasSubstr("does not exist"));
+}
+
 // A gateway that has found nothing is not ready, says why, and answers
 // queries 503 (not an empty result).
 TEST_F(ClusterTest, AGatewayWithoutIndexServersIsNotReady) {

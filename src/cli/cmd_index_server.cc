@@ -1,3 +1,5 @@
+#include <httplib.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -126,10 +128,33 @@ int RunIndexServer(const IndexServerFlags& flags) {
       }
     });
   }
+  // Optional HTTP for probes and Prometheus: /metrics, /healthz.
+  httplib::Server http;
+  std::thread http_thread;
+  int http_port = -1;
+  if (flags.http_port >= 0) {
+    http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {
+      res.set_content(s.metrics.RenderPrometheus(), "text/plain; version=0.0.4");
+    });
+    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{\"status\":\"ok\"}", "application/json");
+    });
+    http_port = flags.http_port == 0 ? http.bind_to_any_port(flags.host)
+                                     : (http.bind_to_port(flags.host, flags.http_port)
+                                            ? flags.http_port
+                                            : -1);
+    if (http_port < 0) {
+      server.Shutdown(0);
+      return Fail("index-server", absl::UnavailableError(absl::StrCat(
+                                      "cannot listen on ", flags.host, ":", flags.http_port)));
+    }
+    http_thread = std::thread([&http] { http.listen_after_bind(); });
+  }
   StopOnSignal stop([&](int) {
     // Leave discovery first, so the gateway stops sending here, then drain.
     if (registrar) registrar->Stop();
     server.Shutdown(2000);
+    http.stop();
   });
 
   int64_t items = 0;
@@ -140,8 +165,14 @@ int RunIndexServer(const IndexServerFlags& flags) {
   std::printf("photosearch index-server: listening on %s:%d (grpc), advertised as %s%s\n",
               flags.host.c_str(), *port, address.c_str(),
               flags.etcd.empty() ? "" : absl::StrCat(" in ", flags.etcd).c_str());
+  if (http_port >= 0) {
+    std::printf("photosearch index-server: metrics on http://%s:%d/metrics\n", flags.host.c_str(),
+                http_port);
+  }
   std::fflush(stdout);
   server.Wait();
+  http.stop();
+  if (http_thread.joinable()) http_thread.join();
   {
     std::lock_guard<std::mutex> lock(mu);
     stopping = true;

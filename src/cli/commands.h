@@ -64,6 +64,7 @@ struct IndexServerFlags {
   int lease_ttl = 10;
   std::string max_memory;  // "2G"; "" = no limit
   int poll_seconds = 10;
+  int http_port = -1;  // /metrics and /healthz; -1 = none, 0 = any free port
 };
 
 struct GatewayFlags {

@@ -186,6 +186,11 @@ int main(int argc, char** argv) {
                                "refuse shards that would take the served files over this many "
                                "bytes (e.g. 8G; default: no limit)");
   index_server_cmd
+      ->add_option("--http-port", index_server.http_port,
+                   "also serve GET /metrics (Prometheus) and /healthz over HTTP on this port "
+                   "(0 = any free port; default: no HTTP)")
+      ->check(CLI::Range(0, 65535));
+  index_server_cmd
       ->add_option("--poll-seconds", index_server.poll_seconds,
                    "how often to look for new, changed or expired shards (0 = never)")
       ->check(CLI::Range(0, 86400))
