@@ -14,6 +14,9 @@ namespace {
 
 namespace pb = ::photosearch::v1;
 
+// Health checks that may time out in a row before a server counts as down.
+constexpr int kSlowChecksTolerated = 2;
+
 std::chrono::system_clock::time_point SystemDeadline(std::chrono::steady_clock::time_point d) {
   return std::chrono::system_clock::now() +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -121,6 +124,7 @@ struct RemoteBackend::Server : public Replica {
   std::atomic<bool> healthy{false};
   std::vector<ShardState> served;  // from the last Info; CheckServers only
   std::string problem;             // why it is unhealthy, logged when it changes
+  int slow_checks = 0;             // health checks in a row that timed out
 };
 
 struct RemoteBackend::Topology {
@@ -224,7 +228,13 @@ void RemoteBackend::CheckServers() {
   for (auto& [address, server] : servers_) {
     const Check& c = *checks[address];
     std::string problem;
-    if (!c.status.ok()) {
+    // A check that only ran late (a busy server) marks the server down after
+    // kSlowChecksTolerated in a row; a refused connection or an error at once.
+    const bool slow = c.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    server->slow_checks = slow ? server->slow_checks + 1 : 0;
+    if (slow && server->slow_checks <= kSlowChecksTolerated && server->healthy.load()) {
+      problem = server->problem;  // unchanged until it happens again
+    } else if (!c.status.ok()) {
       problem = absl::StrCat("health check failed: ", c.status.error_message().substr(0, 200));
     } else if (c.response.model() != options_.model || c.response.dimension() != options_.dimension) {
       problem = absl::StrCat("serves model ", c.response.model().substr(0, 256), " (",

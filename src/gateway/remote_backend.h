@@ -6,8 +6,11 @@
 // least one replica is healthy; searches go through FanOut over one reused
 // gRPC channel per server.
 //
-// A server that fails a Search with UNAVAILABLE is marked unhealthy at once
-// (its shards leave the plan until the next successful health check).
+// A server that fails a Search with UNAVAILABLE, or a health check with an
+// error, is marked unhealthy at once (its shards leave the plan until the next
+// successful health check); health checks that only time out mark it down
+// after the third in a row. When every server is down, queries try them all
+// anyway.
 //
 // Thread-safety: thread-safe. The search path reads an immutable topology
 // behind an atomic pointer, rebuilt by the health-check thread.

@@ -153,6 +153,11 @@ absl::StatusOr<std::vector<std::vector<SearchResult>>> SearchService::SearchVect
   const int nq = static_cast<int>(vectors.size()) / m.dimension;
   std::vector<ShardId> available = backend_->Available();
   if (available.empty()) {
+    // Every server is marked down: try the known shards anyway rather than
+    // refuse without asking (a health check may have failed on a busy server).
+    available = backend_->Known();
+  }
+  if (available.empty()) {
     std::string note;
     absl::Status ready = backend_->Ready(&note);
     return absl::UnavailableError(
