@@ -9,6 +9,8 @@
 namespace photosearch {
 namespace {
 
+constexpr int64_t kSecondsPerDay = 86400;
+
 bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 int DaysIn(int y, int m) {
   static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -24,6 +26,27 @@ int64_t UnixUtc(int y, int mo, int d, int h, int mi, int s) {
   tm.tm_min = mi;
   tm.tm_sec = s;
   return static_cast<int64_t>(timegm(&tm));
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+// days_from_civil); m in 1..12. Pure arithmetic, unlike timegm.
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// Reads exactly the decimal digits text[pos, pos + n); -1 unless all are digits.
+int Digits(std::string_view text, size_t pos, size_t n) {
+  int value = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
 }
 
 std::tm Utc(int64_t t) {
@@ -56,44 +79,57 @@ absl::StatusOr<int64_t> ParseRfc3339(const std::string& text) {
   return t;
 }
 
+std::optional<WindowSpan> ParseWindowSpan(std::string_view name) {
+  WindowSpan w;
+  std::string_view date;  // "YYYY-MM", "YYYY-MM-DD" or "YYYY-MM-DDTHH"
+  if (name.starts_with("month/") && name.size() == 13) {
+    w.kind = WindowSpan::kMonth;
+    date = name.substr(6);
+  } else if (name.starts_with("day/") && name.size() == 14) {
+    w.kind = WindowSpan::kDay;
+    date = name.substr(4);
+  } else if (name.starts_with("hour/") && name.size() == 18 && name[15] == 'T') {
+    w.kind = WindowSpan::kHour;
+    date = name.substr(5);
+  } else {
+    return std::nullopt;
+  }
+  if (date[4] != '-' || (w.kind != WindowSpan::kMonth && date[7] != '-')) return std::nullopt;
+  const int y = Digits(date, 0, 4), m = Digits(date, 5, 2);
+  const int d = w.kind == WindowSpan::kMonth ? 1 : Digits(date, 8, 2);
+  const int h = w.kind == WindowSpan::kHour ? Digits(date, 11, 2) : 0;
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > DaysIn(y, m) || h < 0 || h > 23) {
+    return std::nullopt;
+  }
+  w.month_begin = DaysFromCivil(y, m, 1) * kSecondsPerDay;
+  w.month_end = w.month_begin + DaysIn(y, m) * kSecondsPerDay;
+  w.day_begin = DaysFromCivil(y, m, d) * kSecondsPerDay;
+  switch (w.kind) {
+    case WindowSpan::kMonth:
+      w.begin = w.month_begin;
+      w.end = w.month_end;
+      break;
+    case WindowSpan::kDay:
+      w.begin = w.day_begin;
+      w.end = w.begin + kSecondsPerDay;
+      break;
+    case WindowSpan::kHour:
+      w.begin = w.day_begin + h * int64_t{3600};
+      w.end = w.begin + 3600;
+      break;
+  }
+  return w;
+}
+
 absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name) {
-  static const std::regex kHour(R"(hour/(\d{4})-(\d{2})-(\d{2})T(\d{2}))");
-  static const std::regex kDay(R"(day/(\d{4})-(\d{2})-(\d{2}))");
-  static const std::regex kMonth(R"(month/(\d{4})-(\d{2}))");
-  std::smatch m;
-  TimeWindow w;
-  w.name = name;
-  auto bad = [&] {
+  std::optional<WindowSpan> span = ParseWindowSpan(name);
+  if (!span) {
     return absl::InvalidArgumentError(absl::StrCat(
         "window '", name.substr(0, 64),
         "' must be hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC), and a real date"));
-  };
-  if (name.size() > 32) return bad();
-  if (std::regex_match(name, m, kHour) || std::regex_match(name, m, kDay)) {
-    int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > DaysIn(y, mo)) return bad();
-    if (m.size() > 4 && m[4].matched) {
-      int h = std::stoi(m[4]);
-      if (h > 23) return bad();
-      w.kind = "hour";
-      w.begin = UnixUtc(y, mo, d, h, 0, 0);
-      w.end = w.begin + 3600;
-    } else {
-      w.kind = "day";
-      w.begin = UnixUtc(y, mo, d, 0, 0, 0);
-      w.end = w.begin + 86400;
-    }
-    return w;
   }
-  if (std::regex_match(name, m, kMonth)) {
-    int y = std::stoi(m[1]), mo = std::stoi(m[2]);
-    if (y < 1970 || mo < 1 || mo > 12) return bad();
-    w.kind = "month";
-    w.begin = UnixUtc(y, mo, 1, 0, 0, 0);
-    w.end = w.begin + int64_t{86400} * DaysIn(y, mo);
-    return w;
-  }
-  return bad();
+  static constexpr const char* kKinds[] = {"hour", "day", "month"};
+  return TimeWindow{name, kKinds[span->kind], span->begin, span->end};
 }
 
 std::string WindowAt(const std::string& kind, int64_t t) {

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,6 +35,19 @@ struct TimeWindow {
 
 // Hours, days and months from 1970 on; "all" is not a TimeWindow.
 absl::StatusOr<TimeWindow> ParseTimeWindow(const std::string& name);
+
+// What ParseTimeWindow reads from a name, without allocating (the planner
+// parses every served shard's window on every query). Accepts and refuses
+// exactly the names ParseTimeWindow does.
+struct WindowSpan {
+  enum Kind { kHour, kDay, kMonth } kind = kHour;
+  int64_t begin = 0;        // unix seconds, inclusive
+  int64_t end = 0;          // exclusive
+  int64_t day_begin = 0;    // of the day holding it (for a month: its first day)
+  int64_t month_begin = 0;  // of the month holding it
+  int64_t month_end = 0;
+};
+std::optional<WindowSpan> ParseWindowSpan(std::string_view name);
 
 // The windows of one kind ("hour", "day", "month") holding unix time t.
 std::string WindowAt(const std::string& kind, int64_t t);

@@ -1,6 +1,7 @@
 #include "gateway/planner.h"
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <iterator>
 #include <limits>
@@ -24,36 +25,8 @@ absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.
 // At most 40 bytes of a client's value, escaped for messages and logs.
 std::string Echo(std::string_view value) { return absl::CHexEscape(Sv(value.substr(0, 40))); }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-// days_from_civil); m in 1..12.
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-int DaysInMonth(int y, int m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : kDays[m - 1];
-}
-
-// Reads exactly the decimal digits text[pos, pos + n); -1 unless all are digits.
-int Digits(std::string_view text, size_t pos, size_t n) {
-  int value = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (text[i] < '0' || text[i] > '9') return -1;
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
-// A window, parsed. The planner runs on every query, so this is a regex-free
-// equivalent of ParseTimeWindow (same names, same refusals) that also takes
-// "all".
+// A window, parsed (ParseWindowSpan, which allocates nothing: the planner
+// runs on every query), "all" included.
 //
 // Kinds are listed in the order their names sort ("all" < "day/" < "hour/" <
 // "month/"), and within a kind names sort by time; so shards gathered per kind
@@ -70,47 +43,11 @@ struct Window {
 
 std::optional<Window> ParseWindow(std::string_view name) {
   if (name == "all") return Window{};
-  Kind kind;
-  std::string_view date;  // "YYYY-MM", "YYYY-MM-DD" or "YYYY-MM-DDTHH"
-  if (name.starts_with("month/") && name.size() == 13) {
-    kind = kMonth;
-    date = name.substr(6);
-  } else if (name.starts_with("day/") && name.size() == 14) {
-    kind = kDay;
-    date = name.substr(4);
-  } else if (name.starts_with("hour/") && name.size() == 18 && name[15] == 'T') {
-    kind = kHour;
-    date = name.substr(5);
-  } else {
-    return std::nullopt;
-  }
-  if (date[4] != '-' || (kind != kMonth && date[7] != '-')) return std::nullopt;
-  const int y = Digits(date, 0, 4), m = Digits(date, 5, 2);
-  const int d = kind == kMonth ? 1 : Digits(date, 8, 2);
-  const int h = kind == kHour ? Digits(date, 11, 2) : 0;
-  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) || h < 0 || h > 23) {
-    return std::nullopt;
-  }
-  Window w;
-  w.kind = kind;
-  w.month_begin = DaysFromCivil(y, m, 1) * kSecondsPerDay;
-  w.month_end = w.month_begin + DaysInMonth(y, m) * kSecondsPerDay;
-  w.day_begin = DaysFromCivil(y, m, d) * kSecondsPerDay;
-  switch (kind) {
-    case kMonth:
-      w.begin = w.month_begin;
-      w.end = w.month_end;
-      break;
-    case kDay:
-      w.begin = w.day_begin;
-      w.end = w.begin + kSecondsPerDay;
-      break;
-    default:
-      w.begin = w.day_begin + h * int64_t{3600};
-      w.end = w.begin + 3600;
-      break;
-  }
-  return w;
+  std::optional<WindowSpan> span = ParseWindowSpan(name);
+  if (!span) return std::nullopt;
+  static constexpr Kind kKinds[] = {kHour, kDay, kMonth};  // by WindowSpan::Kind
+  return Window{kKinds[span->kind], span->begin,       span->end,
+                span->day_begin,    span->month_begin, span->month_end};
 }
 
 // One of `from` or `to`, never empty. A date as `to` is its day's end.
@@ -195,8 +132,10 @@ absl::StatusOr<ShardId> ParseShardName(std::string_view name) {
     if (digits.empty() || digits.size() > 5 || (digits.size() > 1 && digits[0] == '0')) {
       return false;
     }
-    *out = Digits(digits, 0, digits.size());
-    return *out >= 0;
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    return std::from_chars(digits.data(), digits.data() + digits.size(), *out).ec == std::errc();
   };
   if (!number(rest.substr(0, of), &id.partition) || !number(rest.substr(of + 4), &id.partitions) ||
       id.partition >= id.partitions) {
