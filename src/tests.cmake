@@ -12,7 +12,8 @@ photosearch_test(serving_test SOURCES serving/shard_manager_test.cc LIBS ps_serv
 photosearch_test(gateway_test SOURCES gateway/merge_test.cc gateway/fanout_test.cc gateway/http_server_test.cc
   gateway/search_request_test.cc gateway/planner_test.cc
   LIBS ps_gateway ps_pipeline)
-photosearch_test(pipeline_test SOURCES pipeline/fetcher_test.cc pipeline/catalog_test.cc
+photosearch_test(fetch_test SOURCES fetch/fetcher_test.cc LIBS ps_fetch)
+photosearch_test(pipeline_test SOURCES pipeline/catalog_test.cc
   pipeline/dag_test.cc pipeline/pipeline_config_test.cc
   LIBS ps_pipeline)
 photosearch_test(discovery_test SOURCES discovery/registration_test.cc discovery/etcd_test.cc

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/catalog.h"
-#include "pipeline/fetcher.h"
+#include "fetch/fetcher.h"
 #include "support/http_client.h"
 #include "support/test_env.h"
 

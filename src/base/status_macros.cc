@@ -1,5 +1,7 @@
 #include "base/status_macros.h"
 
+#include "absl/strings/cord.h"
+
 #include <string>
 
 namespace photosearch {
@@ -9,7 +11,11 @@ absl::Status Annotate(const absl::Status& status, std::string_view context) {
   std::string message(context);
   message += ": ";
   message += std::string(status.message());
-  return absl::Status(status.code(), message);
+  absl::Status out(status.code(), message);
+  // Marks such as model/embedder.h's model error travel with the status.
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace photosearch

@@ -11,12 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "artifact/repository.h"
+#include "artifact/run_record.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/manifest.h"
-#include "base/json_fields.h"
-#include "nlohmann/json.hpp"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/window_pipeline.h"
 
@@ -141,31 +140,19 @@ int Run(Repository& repository, const PipelineFlags& flags, PipelineConfig confi
 }
 
 int Runs(Repository& repository) {
-  auto keys = repository.store().List("runs/");
-  if (!keys.ok()) return Fail("pipeline runs", keys.status());
-  if (keys->empty()) std::printf("no runs in %s\n", repository.url().c_str());
-  for (const std::string& key : *keys) {
-    auto text = repository.store().Get(key, 64 << 20);
-    absl::StatusOr<nlohmann::json> j =
-        text.ok() ? json_fields::Parse(*text) : absl::StatusOr<nlohmann::json>(text.status());
-    // A record is written by a run, but the repository is shared: read it as
-    // outside input (wrong types are "unreadable", numbers range-checked).
-    const nlohmann::json counts =
-        j.ok() && j->is_object() ? j->value("counts", nlohmann::json::object()) : nlohmann::json();
-    auto embedded = json_fields::Int(counts, "embedded", 0, 0, INT64_MAX, "counts.");
-    auto failed = json_fields::Int(counts, "failed", 0, 0, INT64_MAX, "counts.");
-    std::string line;
-    try {
-      if (j.ok() && j->is_object() && embedded.ok() && failed.ok()) {
-        line = absl::StrFormat("%s  %s  %s %s  embedded %d, failed %d", j->value("run_id", "?"),
-                               j->value("status", "?"), j->value("window", "?"),
-                               j->value("partition", "?"), *embedded, *failed);
-      }
-    } catch (const nlohmann::json::exception&) {
-      line.clear();
+  auto ids = ListRunIds(repository.store());
+  if (!ids.ok()) return Fail("pipeline runs", ids.status());
+  if (ids->empty()) std::printf("no runs in %s\n", repository.url().c_str());
+  for (const std::string& id : *ids) {
+    auto run = ReadRunRecord(repository.store(), id);
+    if (!run.ok()) {
+      std::printf("%s  unreadable: %s\n", id.c_str(), std::string(run.status().message()).c_str());
+      continue;
     }
-    if (line.empty()) line = key + "  unreadable";
-    std::printf("%s\n", line.c_str());
+    std::printf("%s\n", absl::StrFormat("%s  %s  %s %s  embedded %d, tombstoned %d, failed %d",
+                                        run->run_id, run->status, run->window, run->partition,
+                                        run->embedded, run->tombstoned, run->failure_count)
+                            .c_str());
   }
   return 0;
 }
@@ -174,9 +161,8 @@ int Runs(Repository& repository) {
 
 int RunPipelineCommand(PipelineFlags flags) {
   const std::string what = "pipeline " + flags.action;
-  if (flags.action == "rerun" &&
-      (flags.run_id.find('/') != std::string::npos || flags.run_id.size() > 200)) {
-    return Fail(what, absl::InvalidArgumentError("bad run id"));
+  if (flags.action == "rerun") {
+    if (absl::Status valid = ValidateRunId(flags.run_id); !valid.ok()) return Fail(what, valid);
   }
   auto config = ResolveConfig(flags);
   if (!config.ok()) return Fail(what, config.status());
@@ -188,29 +174,19 @@ int RunPipelineCommand(PipelineFlags flags) {
   Repository repository(std::move(*store));
   if (flags.action == "runs") return Runs(repository);
   if (flags.action == "rerun") {
-    auto text = repository.store().Get("runs/" + flags.run_id + ".json", 64 << 20);
-    if (!text.ok()) return Fail(what, text.status());
-    absl::StatusOr<nlohmann::json> parsed = json_fields::Parse(*text);
-    if (!parsed.ok() || !parsed->is_object()) {
-      return Fail(what, absl::DataLossError("unreadable run record"));
+    auto recorded = ReadRunRecord(repository.store(), flags.run_id);
+    if (!recorded.ok()) return Fail(what, recorded.status());
+    flags.window = recorded->window;
+    flags.partition = recorded->partition;
+    if (flags.catalog.empty()) flags.catalog = recorded->catalog;
+    flags.from_images = recorded->from_images;
+    if (flags.config.empty() && recorded->config != "default") {
+      flags.config = recorded->config;  // the same config file, if it is still there
+      config = ResolveConfig(flags);
+      if (!config.ok()) return Fail(what, config.status());
     }
-    const nlohmann::json& j = *parsed;
-    try {
-      flags.window = j.value("window", "");
-      flags.partition = j.value("partition", "0/1");
-      if (flags.catalog.empty()) flags.catalog = j.value("catalog", "");
-      flags.from_images = j.value("from_images", false);
-      const std::string recorded = j.value("config", "default");
-      if (flags.config.empty() && recorded != "default") {
-        flags.config = recorded;  // the same config file, if it is still there
-        config = ResolveConfig(flags);
-        if (!config.ok()) return Fail(what, config.status());
-      }
-      if (PipelineConfigHash(*config) != j.value("config_sha256", "")) {
-        std::fprintf(stderr, "note: the pipeline config differs from the recorded run's\n");
-      }
-    } catch (const nlohmann::json::exception& e) {
-      return Fail(what, absl::DataLossError(absl::StrCat("unreadable run record: ", e.what())));
+    if (PipelineConfigHash(*config) != recorded->config_sha256) {
+      std::fprintf(stderr, "note: the pipeline config differs from the recorded run's\n");
     }
     config->catalog = flags.catalog;
   }

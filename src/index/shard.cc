@@ -14,6 +14,7 @@ namespace photosearch {
 namespace {
 
 constexpr std::string_view kIdsMagic = "PSIDS1\n";
+constexpr std::string_view kTimesMagic = "PSTIME1\n";
 constexpr uint32_t kMaxIdBytes = 4096;
 
 template <typename T>
@@ -64,6 +65,28 @@ absl::StatusOr<std::vector<std::string>> DecodeIds(std::string_view data) {
   }
   if (!data.empty()) return absl::DataLossError("ids file: trailing bytes");
   return ids;
+}
+
+std::string EncodeTimes(const std::vector<int64_t>& times) {
+  std::string out(kTimesMagic);
+  AppendLe<uint64_t>(&out, times.size());
+  for (int64_t t : times) AppendLe<int64_t>(&out, t);
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> DecodeTimes(std::string_view data) {
+  if (data.substr(0, kTimesMagic.size()) != kTimesMagic) {
+    return absl::DataLossError("times file: bad magic");
+  }
+  data.remove_prefix(kTimesMagic.size());
+  uint64_t count = 0;
+  if (!ReadLe(&data, &count) || count > data.size() / sizeof(int64_t) ||
+      data.size() != count * sizeof(int64_t)) {
+    return absl::DataLossError("times file: count and size disagree");
+  }
+  std::vector<int64_t> times(count);
+  for (uint64_t i = 0; i < count; ++i) ReadLe(&data, &times[i]);
+  return times;
 }
 
 std::string Shard::IndexFileName(const IndexSpec& spec) {

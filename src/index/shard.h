@@ -65,4 +65,9 @@ class Shard {
 std::string EncodeIds(const std::vector<std::string>& ids);
 absl::StatusOr<std::vector<std::string>> DecodeIds(std::string_view data);
 
+// listed_at.i64: "PSTIME1\n", uint64 count, then count int64 unix seconds
+// (little-endian), one per label (or feature row).
+std::string EncodeTimes(const std::vector<int64_t>& times);
+absl::StatusOr<std::vector<int64_t>> DecodeTimes(std::string_view data);
+
 }  // namespace photosearch

@@ -26,8 +26,8 @@ std::future<BatchingEmbedder::Result> BatchingEmbedder::Submit(std::vector<float
   Request request;
   std::future<Result> future = request.promise.get_future();
   if (input.size() != InputTensorSize(manifest())) {
-    request.promise.set_value(absl::InvalidArgumentError(absl::StrCat(
-        "embedder input has ", input.size(), " floats, expected ", InputTensorSize(manifest()))));
+    request.promise.set_value(MarkModelError(absl::InvalidArgumentError(absl::StrCat(
+        "embedder input has ", input.size(), " floats, expected ", InputTensorSize(manifest())))));
     return future;
   }
   request.input = std::move(input);
@@ -35,7 +35,7 @@ std::future<BatchingEmbedder::Result> BatchingEmbedder::Submit(std::vector<float
     // Push consumed nothing on failure only if closed; the promise moved with
     // the request, so answer through a fresh one.
     std::promise<Result> closed;
-    closed.set_value(absl::CancelledError("embedder is shutting down"));
+    closed.set_value(MarkModelError(absl::CancelledError("embedder is shutting down")));
     return closed.get_future();
   }
   return future;
@@ -102,7 +102,7 @@ void BatchingEmbedder::Run(Embedder* embedder) {
     if (observer_) observer_(n, forward_ms);
     for (int i = 0; i < n; ++i) {
       if (!result.ok()) {
-        batch[i].promise.set_value(result.status());
+        batch[i].promise.set_value(MarkModelError(result.status()));
       } else {
         const float* row = result->data() + static_cast<size_t>(dim) * i;
         batch[i].promise.set_value(std::vector<float>(row, row + dim));

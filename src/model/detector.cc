@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "model/detector_runtime.h"
+#include "model/embedder.h"
 
 namespace photosearch {
 
@@ -82,9 +83,12 @@ absl::StatusOr<Detections> Detector::Detect(const Image& image) {
   } else {
     forward();
   }
-  if (!out.ok()) return out.status();
-  return DecodeYoloxOutput(out->values.data(), out->rows, out->cols, manifest_, box, image.width,
-                           image.height);
+  if (!out.ok()) return MarkModelError(out.status());
+  // A network whose output does not decode is the model's fault, not the photo's.
+  absl::StatusOr<Detections> decoded = DecodeYoloxOutput(
+      out->values.data(), out->rows, out->cols, manifest_, box, image.width, image.height);
+  if (!decoded.ok()) return MarkModelError(decoded.status());
+  return decoded;
 }
 
 int DetectorDecodeMinSide(const DetectorManifest& m) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
@@ -26,7 +27,18 @@ bool CpuHasFastBf16() {
   return false;
 }
 
+constexpr char kModelErrorUrl[] = "photosearch/model-error";
+
 }  // namespace
+
+absl::Status MarkModelError(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kModelErrorUrl, absl::Cord("1"));
+  return status;
+}
+
+bool IsModelError(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kModelErrorUrl).has_value();
+}
 
 bool NormalizeRows(float* vectors, int64_t n, int dim) {
   for (int64_t r = 0; r < n; ++r) {

@@ -66,6 +66,14 @@ absl::StatusOr<std::unique_ptr<Embedder>> LoadTorchEmbedder(const ModelManifest&
 absl::StatusOr<std::unique_ptr<Embedder>> LoadOpenCvEmbedder(const ModelManifest& manifest,
                                                              const EmbedderOptions& options);
 
+// Errors of a forward pass (the network failed, produced NaN, the embedder is
+// shutting down) carry a mark, so that callers that embed many photos can tell
+// "the model failed" (stop, or retry later) from "this photo is bad" (skip it)
+// whatever the status code: BatchingEmbedder and Detector mark them, and the
+// mark survives Annotate.
+absl::Status MarkModelError(absl::Status status);
+bool IsModelError(const absl::Status& status);
+
 // Scales each of the n rows of `vectors` (n*dim) to unit L2 norm; rows of all
 // zeros are left as they are. Returns false if any value is NaN or infinite.
 bool NormalizeRows(float* vectors, int64_t n, int dim);

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <future>
-#include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -15,7 +13,7 @@
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
-#include "model/region_embedder.h"
+#include "model/photo_batch.h"
 #include "pipeline/shard_builder.h"
 
 namespace photosearch {
@@ -27,14 +25,6 @@ bool IsPhotoName(const fs::path& path) {
   std::string ext = absl::AsciiStrToLower(path.extension().string());
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
-
-// One photo in flight: the future of its vector, or why it failed.
-struct Slot {
-  std::future<BatchingEmbedder::Result> vector;
-  std::vector<std::vector<float>> regions;  // with detection: one vector per region
-  std::string error;                        // set when reading/decoding failed
-  std::atomic<bool> ready{false};
-};
 
 }  // namespace
 
@@ -86,38 +76,17 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
   const ModelManifest& model = embedder.manifest();
   const int64_t total = static_cast<int64_t>(photos.size());
 
-  // Decode workers: read + decode + preprocess, then queue for the model.
-  std::vector<Slot> slots(photos.size());
+  // Read workers: read each file, then decode and queue it for the model
+  // (PhotoBatch::Add, on the worker's thread).
+  PhotoBatch batch(embedder, options.detector, options.detect, photos.size());
   std::atomic<int64_t> next{0};
   int threads = options.decode_threads > 0
                     ? options.decode_threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto worker = [&] {
     for (int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
-      Slot& slot = slots[i];
       fs::path path = fs::path(options.photos_dir) / photos[i];
-      auto bytes = ReadFile(path.string(), embedder.limits().max_bytes);
-      if (options.detect != DetectPolicy::kWhole) {
-        absl::StatusOr<RegionEmbedding> regions =
-            bytes.ok() ? EmbedRegions(embedder, options.detector, *bytes, options.detect)
-                       : absl::StatusOr<RegionEmbedding>(bytes.status());
-        if (!regions.ok()) {
-          slot.error = std::string(regions.status().message());
-        } else {
-          for (Region& region : regions->regions) slot.regions.push_back(std::move(region.vector));
-        }
-        slot.ready.store(true, std::memory_order_release);
-        continue;
-      }
-      absl::StatusOr<std::vector<float>> input =
-          bytes.ok() ? embedder.Prepare(*bytes)
-                     : absl::StatusOr<std::vector<float>>(bytes.status());
-      if (!input.ok()) {
-        slot.error = std::string(input.status().message());
-      } else {
-        slot.vector = embedder.Submit(std::move(*input));  // blocks when the queue is full
-      }
-      slot.ready.store(true, std::memory_order_release);
+      batch.Add(i, ReadFile(path.string(), embedder.limits().max_bytes));
     }
   };
   std::vector<std::thread> pool;
@@ -134,26 +103,17 @@ absl::StatusOr<FolderIndexResult> IndexFolder(PhotoEmbedder& embedder, Repositor
   Stopwatch since_report;
   absl::Status fatal;
   for (int64_t i = 0; i < total; ++i) {
-    Slot& slot = slots[i];
-    while (!slot.ready.load(std::memory_order_acquire))
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    if (slot.error.empty() && !slot.regions.empty()) {
-      for (const std::vector<float>& vector : slot.regions) {
+    EmbeddedPhoto photo = batch.Take(i);
+    if (photo.status.ok()) {
+      for (const std::vector<float>& vector : photo.vectors) {
         ids.push_back(photos[i]);
         vectors.insert(vectors.end(), vector.begin(), vector.end());
       }
       ++items;
-    } else if (slot.error.empty()) {
-      BatchingEmbedder::Result vector = slot.vector.get();
-      if (vector.ok()) {
-        ids.push_back(photos[i]);
-        vectors.insert(vectors.end(), vector->begin(), vector->end());
-        ++items;
-      } else if (fatal.ok()) {
-        fatal = vector.status();  // the model failed: not a property of this photo
-      }
+    } else if (photo.model_failed) {
+      if (fatal.ok()) fatal = photo.status;  // not a property of this photo
     } else {
-      result.failures.push_back(FailedPhoto{photos[i], slot.error});
+      result.failures.push_back(FailedPhoto{photos[i], std::string(photo.status.message())});
     }
     progress.done = i + 1;
     progress.failed = static_cast<int64_t>(result.failures.size());

@@ -18,7 +18,8 @@
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
-#include "model/region_embedder.h"
+#include "artifact/features.h"
+#include "model/photo_batch.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/dag.h"
 #include "pipeline/shard_builder.h"
@@ -28,7 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kVectorsFile[] = "vectors.f32";
 constexpr size_t kMaxFailuresKept = 1000;
 
 std::string NewRunId(const std::string& window, const Partition& p) {
@@ -50,11 +50,6 @@ absl::StatusOr<std::optional<ArtifactManifest>> Newest(Repository& repo, const A
   return std::optional<ArtifactManifest>(std::move(m));
 }
 
-struct Features {
-  std::vector<std::string> ids;
-  std::vector<float> vectors;
-};
-
 // What the steps make; each step writes only its own output, and reads its
 // inputs after the steps that made them have returned (RunDag's guarantee).
 struct CatalogOut {
@@ -71,7 +66,7 @@ struct ImagesOut {
 struct VectorsOut {
   std::string source_key;
   std::map<std::string, std::string> inputs;  // provenance for the feature manifest
-  Features features;
+  FeatureSet features;
   bool reused = false;  // the window's features with this source key exist
   int64_t version = 0;  // of those
 };
@@ -354,89 +349,51 @@ class Runner {
       ASSIGN_OR_RETURN(detector, Detector::Load(params.detector));
     }
 
-    // Fetch on the fetcher's threads, decode there too, embed in batches.
+    // Fetch on the fetcher's threads, decode (and detect) there too, embed
+    // in batches; collect in catalog order.
     PhotoEmbedder& embedder = *model.embedder;
     const size_t n = catalog.items.size();
     std::vector<std::string> urls;
     for (const CatalogItem& item : catalog.items) urls.push_back(item.image_url);
-    struct Slot {
-      std::future<BatchingEmbedder::Result> vector;
-      std::vector<std::vector<float>> regions;  // with detection: a vector per region
-      std::string error;
-    };
-    std::vector<Slot> slots(n);
-    std::atomic<int64_t> fetched{0}, failed{0};
+    PhotoBatch batch(embedder, detector.get(), params.detect, n);
     std::thread fetching([&] {
       images.fetcher->FetchAll(
-          urls,
-          [&](size_t i, absl::StatusOr<std::string> bytes) {
-            if (detector) {  // decode, detect, crop and embed here, on the fetch thread
-              absl::StatusOr<RegionEmbedding> embedded =
-                  bytes.ok() ? EmbedRegions(embedder, detector.get(), *bytes, params.detect)
-                             : absl::StatusOr<RegionEmbedding>(bytes.status());
-              if (embedded.ok()) {
-                for (Region& region : embedded->regions) {
-                  slots[i].regions.push_back(std::move(region.vector));
-                }
-              } else {
-                slots[i].error = std::string(embedded.status().message());
-                failed++;
-              }
-              fetched++;
-              return;
-            }
-            absl::StatusOr<std::vector<float>> input =
-                bytes.ok() ? embedder.Prepare(*bytes) : bytes.status();
-            if (input.ok()) {
-              slots[i].vector = embedder.Submit(std::move(*input));
-            } else {
-              slots[i].error = std::string(input.status().message());
-              failed++;
-            }
-            fetched++;
-          },
+          urls, [&](size_t i, absl::StatusOr<std::string> bytes) { batch.Add(i, std::move(bytes)); },
           options_.cancelled);
+      batch.Close();  // a cancelled FetchAll leaves photos that never come
     });
+    FeatureSet& features = out->features;
+    int64_t items = 0, failed = 0;
+    absl::Status model_error;
     Stopwatch report;
-    while (fetched.load() < static_cast<int64_t>(n) && !Cancelled()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (size_t i = 0; i < n && !Cancelled(); ++i) {
+      EmbeddedPhoto photo = batch.Take(i);
+      const CatalogItem& item = catalog.items[i];
+      if (photo.model_failed) {
+        if (model_error.ok()) model_error = photo.status;
+        continue;
+      }
+      if (!photo.status.ok()) {
+        Fail(item.item_id, std::string(photo.status.message()));
+        ++failed;
+        continue;
+      }
+      for (const std::vector<float>& vector : photo.vectors) {
+        features.ids.push_back(item.item_id);
+        features.vectors.insert(features.vectors.end(), vector.begin(), vector.end());
+        features.listed_at.push_back(item.listed_at);
+      }
+      ++items;
       if (report.ElapsedMs() >= 1000) {
-        Progress(name, n, fetched.load(), failed.load());
+        Progress(name, n, batch.added(), failed);
         report.Reset();
       }
     }
     fetching.join();
     RecordFetchStats(*images.fetcher);
-    if (Cancelled()) {
-      for (Slot& slot : slots) {
-        if (slot.vector.valid()) slot.vector.wait();
-      }
-      return absl::CancelledError("stopped by a signal during fetch and embed");
-    }
-    Features& features = out->features;
-    int64_t items = 0;
-    for (size_t i = 0; i < n; ++i) {
-      if (!slots[i].regions.empty()) {
-        for (const std::vector<float>& vector : slots[i].regions) {
-          features.ids.push_back(catalog.items[i].item_id);
-          features.vectors.insert(features.vectors.end(), vector.begin(), vector.end());
-        }
-        ++items;
-        continue;
-      }
-      if (!slots[i].vector.valid()) {
-        Fail(catalog.items[i].item_id, slots[i].error);
-        continue;
-      }
-      BatchingEmbedder::Result vector = slots[i].vector.get();
-      if (!vector.ok()) {
-        Fail(catalog.items[i].item_id, std::string(vector.status().message()));
-        continue;
-      }
-      features.ids.push_back(catalog.items[i].item_id);
-      features.vectors.insert(features.vectors.end(), vector->begin(), vector->end());
-      ++items;
-    }
+    if (Cancelled()) return absl::CancelledError("stopped by a signal during fetch and embed");
+    // The model failed (not the photos): nothing is published, the run fails.
+    if (!model_error.ok()) return Annotate(model_error, "embedding");
     run_->embedded = items;
     Progress(name, n, n, n - items);
     const double failed_fraction = n == 0 ? 0.0 : 1.0 - static_cast<double>(items) / n;
@@ -480,11 +437,11 @@ class Runner {
     out->source_key = Sha256Hex(absl::StrCat("rollup\n", out->inputs["rollup_of"]));
     ASSIGN_OR_RETURN(bool reused, TryReuse(name, out));
     if (reused) return absl::OkStatus();
-    Features& features = out->features;
+    FeatureSet& features = out->features;
     const int dimension = model_.manifest.dimension;
     // An item in several children keeps the vectors of the last one (one, or
     // one per region when indexed with detection).
-    std::vector<Features> parts(children.size());
+    std::vector<FeatureSet> parts(children.size());
     std::map<std::string, size_t> last_child;
     for (size_t c = 0; c < children.size(); ++c) {
       if (Cancelled()) return absl::CancelledError("stopped by a signal during the rollup");
@@ -495,12 +452,9 @@ class Runner {
     for (size_t c = 0; c < parts.size(); ++c) {
       for (size_t i = 0; i < parts[c].ids.size(); ++i) {
         if (last_child[parts[c].ids[i]] != c) continue;
-        const float* row = parts[c].vectors.data() + i * dimension;
-        features.ids.push_back(parts[c].ids[i]);
-        features.vectors.insert(features.vectors.end(), row, row + dimension);
+        features.AppendRow(parts[c], i, dimension);
       }
-      std::vector<std::string>().swap(parts[c].ids);  // free as we go
-      std::vector<float>().swap(parts[c].vectors);
+      parts[c] = FeatureSet();  // free as we go
     }
     run_->from_rollup = static_cast<int64_t>(features.ids.size());
     Note(name, absl::StrCat(features.ids.size(), " items from ", children.size(), " ",
@@ -508,15 +462,16 @@ class Runner {
     return absl::OkStatus();
   }
 
-  absl::Status Load(const ArtifactKey& key, const ArtifactManifest& manifest, Features* out) {
-    if (manifest.dimension != model_.manifest.dimension) {
-      return absl::FailedPreconditionError(absl::StrCat(key.Prefix(), manifest.version,
-                                                        " has dimension ", manifest.dimension,
-                                                        ", the model ", model_.manifest.dimension));
+  absl::Status Load(const ArtifactKey& key, const ArtifactManifest& manifest, FeatureSet* out) {
+    ASSIGN_OR_RETURN(*out, LoadFeatures(repo_, key, manifest, model_.manifest.dimension,
+                                        options_.work_dir));
+    if (out->listed_at.empty()) {
+      // Written before features kept listing times: the window's start stands
+      // in (a delete inside the window then hides every copy of the item).
+      absl::StatusOr<TimeWindow> window = ParseTimeWindow(key.window);
+      out->listed_at.assign(out->rows(), window.ok() ? window->begin : 0);
     }
-    TempDir scratch(options_.work_dir, "features");
-    ASSIGN_OR_RETURN(std::string dir, repo_.FetchVerified(key, manifest, scratch.path()));
-    return ReadFeatures(dir, model_.manifest.dimension, &out->ids, &out->vectors);
+    return absl::OkStatus();
   }
 
   absl::Status PublishFeaturesStep(const VectorsOut& vectors, FeaturesOut* out) {
@@ -526,23 +481,15 @@ class Runner {
       return absl::OkStatus();
     }
     if (Cancelled()) return absl::CancelledError("stopped by a signal before publishing");
-    const Features& features = vectors.features;
-    TempDir dir(options_.work_dir, "features");
-    RETURN_IF_ERROR(WriteFileAtomic(dir.path() + "/" + Shard::kIdsFile, EncodeIds(features.ids)));
-    RETURN_IF_ERROR(
-        WriteFileAtomic(dir.path() + "/" + kVectorsFile,
-                        std::string_view(reinterpret_cast<const char*>(features.vectors.data()),
-                                         features.vectors.size() * sizeof(float))));
     ArtifactManifest manifest;
     manifest.dimension = model_.manifest.dimension;
     manifest.metric = model_.manifest.metric;
-    manifest.item_count = static_cast<int64_t>(features.ids.size());
     manifest.inputs = vectors.inputs;
     manifest.inputs["source_key"] = vectors.source_key;
     manifest.inputs["run_id"] = run_->run_id;
-    ASSIGN_OR_RETURN(ArtifactManifest published, repo_.Publish(feature_key_, std::move(manifest),
-                                                               {dir.path() + "/" + Shard::kIdsFile,
-                                                                dir.path() + "/" + kVectorsFile}));
+    ASSIGN_OR_RETURN(ArtifactManifest published,
+                     PublishFeatures(repo_, feature_key_, std::move(manifest), vectors.features,
+                                     options_.work_dir));
     out->version = published.version;
     run_->features_version = published.version;
     return absl::OkStatus();
@@ -604,66 +551,6 @@ class Runner {
 
 }  // namespace
 
-absl::Status ReadFeatures(const std::string& dir, int dimension, std::vector<std::string>* ids,
-                          std::vector<float>* vectors) {
-  ASSIGN_OR_RETURN(std::string id_bytes, ReadFile(dir + "/" + Shard::kIdsFile));
-  ASSIGN_OR_RETURN(*ids, DecodeIds(id_bytes));
-  ASSIGN_OR_RETURN(std::string raw, ReadFile(dir + "/" + kVectorsFile));
-  if (raw.size() != ids->size() * dimension * sizeof(float)) {
-    return absl::DataLossError(absl::StrCat(dir, ": ", raw.size(), " bytes of vectors for ",
-                                            ids->size(), " ids of dimension ", dimension));
-  }
-  vectors->resize(ids->size() * dimension);
-  std::memcpy(vectors->data(), raw.data(), raw.size());
-  return absl::OkStatus();
-}
-
-std::string PipelineRun::ToJson(const PipelineOptions& options, const std::string& model_id) const {
-  nlohmann::json j;
-  j["run_id"] = run_id;
-  j["status"] = status;
-  if (!error.empty()) j["error"] = error;
-  j["window"] = options.window;
-  j["partition"] = absl::StrCat(options.partition.index, "/", options.partition.count);
-  j["model"] = model_id;
-  j["catalog"] = options.catalog;
-  j["from_images"] = options.from_images;
-  j["mode"] = mode;
-  j["config"] = options.config.origin;
-  j["config_sha256"] = PipelineConfigHash(options.config);
-  j["finished_at"] = NowRfc3339();
-  j["counts"] = {{"catalog_items", catalog_items},
-                 {"embedded", embedded},
-                 {"reused_features", reused_features},
-                 {"from_rollup", from_rollup},
-                 {"failed", failure_count}};
-  j["inputs"] = inputs;
-  j["fetch"] = {{"downloads", downloads},
-                {"cache_hits", cache_hits},
-                {"retries", retries},
-                {"bytes", bytes_downloaded}};
-  j["outputs"] = {{"features_version", features_version},
-                  {"features_reused", features_reused},
-                  {"shard_version", shard_version},
-                  {"shard_reused", shard_reused}};
-  nlohmann::json f = nlohmann::json::array();
-  for (const auto& [id, reason] : failures) f.push_back({{"item_id", id}, {"reason", reason}});
-  j["failures"] = f;
-  nlohmann::json s = nlohmann::json::array();
-  for (const PipelineStepRecord& step : steps) {
-    nlohmann::json one = {{"step", step.name},
-                          {"uses", step.uses},
-                          {"state", step.state},
-                          {"started_seconds", step.started_seconds},
-                          {"seconds", step.seconds}};
-    if (!step.error.empty()) one["error"] = step.error;
-    if (!step.note.empty()) one["note"] = step.note;
-    s.push_back(one);
-  }
-  j["steps"] = s;
-  return DumpJson(j, 2) + "\n";
-}
-
 absl::StatusOr<PipelineRun> RunPipeline(const PipelineModel& model, Repository& repository,
                                         const PipelineOptions& options) {
   ASSIGN_OR_RETURN(TimeWindow window, ParseTimeWindow(options.window));
@@ -673,12 +560,18 @@ absl::StatusOr<PipelineRun> RunPipeline(const PipelineModel& model, Repository& 
   }
   PipelineRun run;
   run.run_id = NewRunId(window.name, options.partition);
+  run.window = options.window;
+  run.partition = absl::StrCat(options.partition.index, "/", options.partition.count);
+  run.model = model.manifest.id;
+  run.catalog = options.catalog;
+  run.from_images = options.from_images;
+  run.config = options.config.origin;
+  run.config_sha256 = PipelineConfigHash(options.config);
   Runner runner(model, repository, options, window, &run);
   absl::Status status = runner.Execute();
   run.status = status.ok() ? "succeeded" : absl::IsCancelled(status) ? "cancelled" : "failed";
   if (!status.ok()) run.error = std::string(status.message());
-  RETURN_IF_ERROR(repository.store().Put(absl::StrCat("runs/", run.run_id, ".json"),
-                                         run.ToJson(options, model.manifest.id)));
+  RETURN_IF_ERROR(WriteRunRecord(repository.store(), run));
   return run;
 }
 

@@ -30,9 +30,10 @@
 
 #include "absl/status/statusor.h"
 #include "artifact/repository.h"
+#include "artifact/run_record.h"
 #include "model/photo_embedder.h"
 #include "pipeline/catalog.h"
-#include "pipeline/fetcher.h"
+#include "fetch/fetcher.h"
 #include "pipeline/pipeline_config.h"
 
 namespace photosearch {
@@ -71,27 +72,6 @@ struct PipelineModel {
   std::function<absl::StatusOr<std::unique_ptr<PhotoEmbedder>>()> load;
 };
 
-struct PipelineStepRecord {
-  std::string name, uses, state, error, note;
-  double started_seconds = 0, seconds = 0;
-};
-
-struct PipelineRun {
-  std::string run_id;
-  std::string status;  // succeeded | failed | cancelled
-  std::string error;
-  int64_t catalog_items = 0, embedded = 0, reused_features = 0, from_rollup = 0;
-  std::vector<std::pair<std::string, std::string>> failures;  // item id, reason (first 1000)
-  int64_t failure_count = 0;
-  int64_t features_version = 0, shard_version = 0;
-  bool features_reused = false, shard_reused = false;
-  int64_t downloads = 0, cache_hits = 0, retries = 0, bytes_downloaded = 0;
-  std::map<std::string, std::string> inputs;  // what the vectors came from (catalog, rollup_of)
-  std::string mode;                           // images | rollup
-  std::vector<PipelineStepRecord> steps;
-  std::string ToJson(const PipelineOptions& options, const std::string& model_id) const;
-};
-
 // Runs the window; the returned record is also written to runs/<run_id>.json
 // (failed and cancelled runs too). Fails only when the record cannot be made
 // at all (bad window, repository unreachable); a failed run is a record with
@@ -101,9 +81,5 @@ absl::StatusOr<PipelineRun> RunPipeline(const PipelineModel& model, Repository& 
 // With an embedder already loaded.
 absl::StatusOr<PipelineRun> RunPipeline(PhotoEmbedder& embedder, Repository& repository,
                                         const PipelineOptions& options);
-
-// Reads a feature artifact's files back.
-absl::Status ReadFeatures(const std::string& dir, int dimension, std::vector<std::string>* ids,
-                          std::vector<float>* vectors);
 
 }  // namespace photosearch

@@ -2,7 +2,7 @@
 // process) that serves photos and misbehaves on purpose: 404, 500, a server
 // that fails twice then answers, a slow answer, a body over the limit, and a
 // truncated body.
-#include "pipeline/fetcher.h"
+#include "fetch/fetcher.h"
 
 #include <httplib.h>
 

@@ -1,4 +1,4 @@
-#include "pipeline/fetcher.h"
+#include "fetch/fetcher.h"
 
 #include <httplib.h>
 
