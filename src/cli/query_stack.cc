@@ -98,6 +98,12 @@ absl::StatusOr<std::unique_ptr<QueryStack>> BuildQueryStack(const QueryStackOpti
     stack->shards = std::make_unique<ShardManager>(
         stack->repository.get(), model.id, model.dimension,
         ShardCacheDir(stack->repository->url()), options.selection);
+    // Deletes are applied inside every search: the tombstones first, so that
+    // no shard is ever served without them.
+    stack->tombstones = std::make_unique<TombstoneFeed>(&stack->repository->store());
+    (void)stack->tombstones->Refresh();  // logged; retried by the poller
+    stack->shards->UseTombstones(stack->tombstones.get());
+    if (options.tombstone_poll_ms > 0) stack->tombstones->StartPolling(options.tombstone_poll_ms);
     absl::Status refreshed = stack->shards->Refresh();  // a bad version never stops a server
     if (stack->shards->Snapshot().empty()) {
       std::set<std::string> others;

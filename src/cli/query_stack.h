@@ -34,6 +34,7 @@ struct QueryStackOptions {
   std::string repo;  // "": no local shards
   ShardSelection selection;
   int poll_seconds = 0;   // 0: load once
+  int tombstone_poll_ms = 500;  // new deletes read this often; 0: once, at start
   bool need_shards = false;  // a repository without shards of the model is an error
   bool repo_must_exist = false;  // a local repository path that does not exist is an error
 
@@ -46,6 +47,7 @@ struct QueryStack {
   ModelManifest model;
   MetricsRegistry metrics;
   std::unique_ptr<Repository> repository;
+  std::unique_ptr<TombstoneFeed> tombstones;  // with a repository; before shards (destroyed after)
   std::unique_ptr<ShardManager> shards;
   std::unique_ptr<PhotoEmbedder> embedder;
   std::unique_ptr<Detector> detector;

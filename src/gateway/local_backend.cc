@@ -50,7 +50,7 @@ ShardId ShardIdOf(const ArtifactKey& key) { return ShardId{key.window, key.parti
 
 absl::StatusOr<ShardHits> SearchLoadedShard(const LoadedShard& shard, const ShardQuery& query) {
   ASSIGN_OR_RETURN(auto hits,
-                   shard.shard->Search(query.vectors.data(), query.nq(), query.shard_k, query.params));
+                   shard.Search(query.vectors.data(), query.nq(), query.shard_k, query.params));
   ShardHits out;
   out.id = ShardIdOf(shard.key);
   out.name = shard.name();
@@ -85,7 +85,7 @@ std::vector<ShardState> LocalBackend::Shards() const {
     state.id = ShardIdOf(s->key);
     state.model = s->manifest.model_id;
     state.version = s->manifest.version;
-    state.items = s->manifest.item_count;
+    state.items = s->items();
     state.bytes = s->bytes;
     state.index = s->manifest.index;
     state.loaded_at = s->loaded_at;

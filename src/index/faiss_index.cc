@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/flat_scan.h"
 #include "index/vector_index.h"
 
@@ -73,45 +74,53 @@ class FaissIndex : public VectorIndex {
   absl::StatusOr<std::vector<std::vector<Neighbor>>> Search(
       const float* queries, int64_t nq, int k, const SearchParams& params) const override {
     if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
-    std::vector<float> scores(static_cast<size_t>(nq) * k);
-    std::vector<int64_t> labels(static_cast<size_t>(nq) * k);
+    const LabelSet* exclude = params.exclude && !params.exclude->empty() ? params.exclude : nullptr;
     if (flat_ && nq < kBlasQueries) {
+      std::vector<float> scores(k);
+      std::vector<int64_t> labels(k);
+      std::vector<std::vector<Neighbor>> out(nq);
       for (int64_t q = 0; q < nq; ++q) {
         FlatTopK(flat_->get_xb(), flat_->ntotal, dimension(), queries + q * dimension(), k,
-                 scores.data() + q * k, labels.data() + q * k);
+                 scores.data(), labels.data(), exclude);
+        for (int i = 0; i < k && labels[i] >= 0; ++i) out[q].push_back({labels[i], scores[i]});
       }
-    } else {
-      try {
-        faiss::SearchParametersIVF ivf;
-        faiss::SearchParametersPreTransform pre;  // PCA etc. in front of the IVF
-        const faiss::SearchParameters* search_params = nullptr;
-        // (FAISS 1.7.3's IndexRefine takes no search parameters: its nprobe
-        // is the one saved with the index.)
-        if (params.nprobe > 0 && !dynamic_cast<const faiss::IndexRefine*>(index_.get()) &&
-            faiss::ivflib::try_extract_index_ivf(index_.get())) {
-          ivf.nprobe = static_cast<size_t>(params.nprobe);
-          search_params = &ivf;
-          if (dynamic_cast<const faiss::IndexPreTransform*>(index_.get())) {
-            pre.index_params = &ivf;
-            search_params = &pre;
-          }
-        }
-        // A few queries (a request's) run on the caller's thread alone: an
-        // OpenMP team started here would outnumber the cores together with
-        // the model's and make libgomp stop spinning (see PhotoEmbedder::Load).
-        OmpThreadsOnThisThread one_thread(nq < kBlasQueries ? 1 : 0);
-        index_->search(nq, queries, k, scores.data(), labels.data(), search_params);
-      } catch (const std::exception& e) {
-        return absl::InternalError(absl::StrCat("FAISS ", spec_.factory, " search: ", e.what()));
-      }
+      return out;
     }
+    if (!exclude) return SearchFaiss(queries, nq, k, params);
+    // FAISS 1.7.3 cannot filter every index type inside its search (IndexRefine
+    // takes no parameters): ask for more than k, drop the excluded, and ask
+    // again with twice as many while a query has fewer than k left and the
+    // index holds more.
     std::vector<std::vector<Neighbor>> out(nq);
-    for (int64_t q = 0; q < nq; ++q) {
-      for (int i = 0; i < k; ++i) {
-        size_t at = static_cast<size_t>(q) * k + i;
-        if (labels[at] < 0) break;  // fewer than k vectors
-        out[q].push_back(Neighbor{labels[at], scores[at]});
+    const int64_t n = size();
+    int64_t fetch = std::min<int64_t>(n, k + std::min<int64_t>(exclude->count(), 4 * k));
+    std::vector<int64_t> pending(nq);
+    for (int64_t q = 0; q < nq; ++q) pending[q] = q;
+    while (!pending.empty()) {
+      std::vector<float> batch;
+      batch.reserve(pending.size() * dimension());
+      for (int64_t q : pending) {
+        batch.insert(batch.end(), queries + q * dimension(), queries + (q + 1) * dimension());
       }
+      ASSIGN_OR_RETURN(auto found,
+                       SearchFaiss(batch.data(), static_cast<int64_t>(pending.size()),
+                                   static_cast<int>(std::max<int64_t>(fetch, 1)), params));
+      std::vector<int64_t> again;
+      for (size_t i = 0; i < pending.size(); ++i) {
+        std::vector<Neighbor>& kept = out[pending[i]];
+        kept.clear();
+        for (const Neighbor& nb : found[i]) {
+          if (exclude->contains(nb.label)) continue;
+          kept.push_back(nb);
+          if (static_cast<int>(kept.size()) == k) break;
+        }
+        if (static_cast<int>(kept.size()) < k && static_cast<int64_t>(found[i].size()) == fetch &&
+            fetch < n) {
+          again.push_back(pending[i]);
+        }
+      }
+      pending = std::move(again);
+      fetch = std::min<int64_t>(n, fetch * 2);
     }
     return out;
   }
@@ -126,6 +135,46 @@ class FaissIndex : public VectorIndex {
   }
 
  private:
+  // FAISS's own search of nq queries (BLAS for an exact index), no filter.
+  absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchFaiss(const float* queries, int64_t nq,
+                                                                 int k,
+                                                                 const SearchParams& params) const {
+    std::vector<float> scores(static_cast<size_t>(nq) * k);
+    std::vector<int64_t> labels(static_cast<size_t>(nq) * k);
+    try {
+      faiss::SearchParametersIVF ivf;
+      faiss::SearchParametersPreTransform pre;  // PCA etc. in front of the IVF
+      const faiss::SearchParameters* search_params = nullptr;
+      // (FAISS 1.7.3's IndexRefine takes no search parameters: its nprobe
+      // is the one saved with the index.)
+      if (params.nprobe > 0 && !dynamic_cast<const faiss::IndexRefine*>(index_.get()) &&
+          faiss::ivflib::try_extract_index_ivf(index_.get())) {
+        ivf.nprobe = static_cast<size_t>(params.nprobe);
+        search_params = &ivf;
+        if (dynamic_cast<const faiss::IndexPreTransform*>(index_.get())) {
+          pre.index_params = &ivf;
+          search_params = &pre;
+        }
+      }
+      // A few queries (a request's) run on the caller's thread alone: an
+      // OpenMP team started here would outnumber the cores together with
+      // the model's and make libgomp stop spinning (see PhotoEmbedder::Load).
+      OmpThreadsOnThisThread one_thread(nq < kBlasQueries ? 1 : 0);
+      index_->search(nq, queries, k, scores.data(), labels.data(), search_params);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("FAISS ", spec_.factory, " search: ", e.what()));
+    }
+    std::vector<std::vector<Neighbor>> out(nq);
+    for (int64_t q = 0; q < nq; ++q) {
+      for (int i = 0; i < k; ++i) {
+        size_t at = static_cast<size_t>(q) * k + i;
+        if (labels[at] < 0) break;  // fewer than k vectors
+        out[q].push_back(Neighbor{labels[at], scores[at]});
+      }
+    }
+    return out;
+  }
+
   const IndexSpec spec_;
   std::unique_ptr<faiss::Index> index_;
   const faiss::IndexFlat* const flat_;  // index_ when it is exact, else null

@@ -26,7 +26,7 @@ inline float Dot(const float* a, const float* b, int dim) {
 }  // namespace
 
 void FlatTopK(const float* rows, int64_t n, int dim, const float* query, int k, float* scores,
-              int64_t* labels) {
+              int64_t* labels, const LabelSet* exclude) {
   // A min-heap of the best k so far: the root is the one to beat.
   using Entry = std::pair<float, int64_t>;
   auto worse = [](const Entry& a, const Entry& b) {
@@ -34,7 +34,9 @@ void FlatTopK(const float* rows, int64_t n, int dim, const float* query, int k, 
   };
   std::vector<Entry> heap;
   heap.reserve(k);
+  const bool filtered = exclude != nullptr && !exclude->empty();
   for (int64_t i = 0; i < n; ++i) {
+    if (filtered && exclude->contains(i)) continue;
     float s = Dot(rows + i * dim, query, dim);
     if (static_cast<int>(heap.size()) < k) {
       heap.emplace_back(s, i);

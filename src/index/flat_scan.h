@@ -6,11 +6,14 @@
 
 #include <cstdint>
 
+#include "index/label_set.h"
+
 namespace photosearch {
 
-// Writes the min(k, n) best rows, best first, to scores/labels[0..k) and -1
-// labels after them. REQUIRES: k >= 1, rows holds n * dim floats.
+// Writes the min(k, n) best rows not in `exclude` (may be null), best first,
+// to scores/labels[0..k) and -1 labels after them. REQUIRES: k >= 1, rows
+// holds n * dim floats.
 void FlatTopK(const float* rows, int64_t n, int dim, const float* query, int k, float* scores,
-              int64_t* labels);
+              int64_t* labels, const LabelSet* exclude = nullptr);
 
 }  // namespace photosearch

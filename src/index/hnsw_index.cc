@@ -1,10 +1,14 @@
-// hnswlib adapter. hnswlib throws std::runtime_error; every call is wrapped.
+// hnswlib adapter: the immutable HNSW index and the live index's mutable
+// graphs (hnswlib 0.6 defines globals in its headers: this is the only file
+// that includes it). hnswlib throws std::runtime_error; every call is wrapped.
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "index/hnsw_graph.h"
+#include "index/hnsw_walk.h"
 #include "index/vector_index.h"
 
 namespace photosearch {
@@ -84,7 +88,9 @@ class HnswIndex : public VectorIndex {
         std::max<size_t>(params.ef_search > 0 ? params.ef_search : spec_.hnsw_ef_search, k);
     std::vector<std::vector<Neighbor>> out(nq);
     try {
-      for (int64_t q = 0; q < nq; ++q) out[q] = SearchOne(queries + q * dimension_, k, ef);
+      for (int64_t q = 0; q < nq; ++q) {
+        out[q] = SearchOne(queries + q * dimension_, k, ef, params.exclude);
+      }
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("HNSW search: ", e.what()));
     }
@@ -101,40 +107,19 @@ class HnswIndex : public VectorIndex {
   }
 
  private:
-  // hnswlib's searchKnn reads one index-wide ef and bumps shared atomic
-  // counters on every hop; this is the same walk with a per-query ef and no
-  // shared writes, so concurrent searches do not contend.
-  std::vector<Neighbor> SearchOne(const float* query, int k, size_t ef) const {
-    std::vector<Neighbor> result;
+  std::vector<Neighbor> SearchOne(const float* query, int k, size_t ef,
+                                  const LabelSet* exclude) const {
     const auto& h = *hnsw_;
-    if (h.cur_element_count == 0) return result;
-    hnswlib::tableint current = h.enterpoint_node_;
-    float current_dist = h.fstdistfunc_(query, h.getDataByInternalId(current), h.dist_func_param_);
-    for (int level = h.maxlevel_; level > 0; --level) {
-      bool changed = true;
-      while (changed) {
-        changed = false;
-        auto* links = reinterpret_cast<unsigned int*>(h.get_linklist(current, level));
-        int count = h.getListCount(links);
-        auto* neighbours = reinterpret_cast<hnswlib::tableint*>(links + 1);
-        for (int i = 0; i < count; ++i) {
-          float d = h.fstdistfunc_(query, h.getDataByInternalId(neighbours[i]), h.dist_func_param_);
-          if (d < current_dist) {
-            current_dist = d;
-            current = neighbours[i];
-            changed = true;
-          }
-        }
-      }
-    }
-    auto top = h.searchBaseLayerST<false, false>(current, query, ef);
-    while (top.size() > static_cast<size_t>(k)) top.pop();
-    result.resize(top.size());
-    for (size_t i = top.size(); i-- > 0;) {
+    auto skip = [&](hnswlib::tableint id) {
+      return exclude != nullptr && exclude->contains(static_cast<int64_t>(h.getExternalLabel(id)));
+    };
+    std::vector<hnsw_walk::Found> found =
+        hnsw_walk::Search</*kLocked=*/false>(h, h.cur_element_count, query, k, ef, skip);
+    std::vector<Neighbor> result(found.size());
+    for (size_t i = 0; i < found.size(); ++i) {
       // InnerProductSpace distance is 1 - <a,b>.
-      result[i] = Neighbor{static_cast<int64_t>(h.getExternalLabel(top.top().second)),
-                           1.f - top.top().first};
-      top.pop();
+      result[i] = Neighbor{static_cast<int64_t>(h.getExternalLabel(found[i].id)),
+                           1.f - found[i].distance};
     }
     return result;
   }
@@ -146,7 +131,64 @@ class HnswIndex : public VectorIndex {
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
 };
 
+// A live index segment's graph (index/hnsw_graph.h): hnswlib's own addPoint,
+// and the locked walk beside it.
+class MutableGraph : public HnswGraph {
+ public:
+  MutableGraph(int dimension, size_t capacity, int m, int ef_construction)
+      : space_(dimension),
+        graph_(&space_, std::max<size_t>(capacity, 1), m, ef_construction),
+        m_(m) {}
+
+  absl::Status Add(const float* vector, size_t id) override {
+    try {
+      graph_.addPoint(vector, id);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("adding to the live index: ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<std::pair<float, size_t>> Search(
+      const float* query, size_t count, int k, size_t ef,
+      const std::function<bool(size_t)>& skip) const override {
+    // Node ids are labels: one writer adds them in order.
+    std::vector<hnsw_walk::Found> found =
+        hnsw_walk::Search</*kLocked=*/true>(graph_, count, query, k, ef, skip);
+    std::vector<std::pair<float, size_t>> out;
+    out.reserve(found.size());
+    for (const hnsw_walk::Found& f : found) out.emplace_back(1.f - f.distance, f.id);
+    return out;
+  }
+
+  const float* Vector(size_t id) const override {
+    return reinterpret_cast<const float*>(
+        graph_.getDataByInternalId(static_cast<hnswlib::tableint>(id)));
+  }
+  size_t BytesPerNode() const override {
+    // Level 0 (data, links, label), and upper levels on ~1/M of the nodes.
+    return graph_.size_data_per_element_ + graph_.size_links_per_element_ / m_;
+  }
+  size_t FixedBytes() const override {
+    return graph_.max_elements_ * (sizeof(std::mutex) + sizeof(int) + sizeof(char*));
+  }
+
+ private:
+  hnswlib::InnerProductSpace space_;  // must outlive graph_
+  hnswlib::HierarchicalNSW<float> graph_;
+  const int m_;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<HnswGraph>> HnswGraph::Create(int dimension, size_t capacity, int m,
+                                                             int ef_construction) {
+  try {
+    return std::unique_ptr<HnswGraph>(new MutableGraph(dimension, capacity, m, ef_construction));
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("creating a live index segment: ", e.what()));
+  }
+}
 
 absl::StatusOr<std::unique_ptr<VectorIndex>> CreateHnswIndex(const IndexSpec& spec, int dimension,
                                                              int64_t expected_size) {

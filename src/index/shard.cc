@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +11,8 @@
 
 namespace photosearch {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr std::string_view kIdsMagic = "PSIDS1\n";
 constexpr std::string_view kTimesMagic = "PSTIME1\n";
@@ -96,12 +97,11 @@ std::string Shard::IndexFileName(const IndexSpec& spec) {
 absl::StatusOr<std::unique_ptr<Shard>> Shard::Create(const IndexSpec& spec, int dimension,
                                                      int64_t expected_size) {
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, CreateIndex(spec, dimension, expected_size));
-  return std::unique_ptr<Shard>(new Shard(std::move(index), {}));
+  return std::unique_ptr<Shard>(new Shard(std::move(index), {}, {}));
 }
 
 absl::StatusOr<std::unique_ptr<Shard>> Shard::Open(const std::string& dir, const IndexSpec& spec,
                                                    int dimension) {
-  namespace fs = std::filesystem;
   std::string ids_path = (fs::path(dir) / kIdsFile).string();
   ASSIGN_OR_RETURN(std::string ids_bytes, ReadFile(ids_path));
   auto ids = DecodeIds(ids_bytes);
@@ -112,25 +112,65 @@ absl::StatusOr<std::unique_ptr<Shard>> Shard::Open(const std::string& dir, const
     return absl::DataLossError(absl::StrCat("shard in ", dir, ": index holds ", index->size(),
                                             " vectors but ids.bin names ", ids->size()));
   }
-  return std::unique_ptr<Shard>(new Shard(std::move(index), std::move(*ids)));
+  std::vector<int64_t> listed_at;
+  const std::string times_path = (fs::path(dir) / kListedAtFile).string();
+  absl::StatusOr<std::string> times = ReadFile(times_path);
+  if (times.ok()) {
+    absl::StatusOr<std::vector<int64_t>> decoded = DecodeTimes(*times);
+    if (!decoded.ok()) return Annotate(decoded.status(), times_path);
+    if (decoded->size() != ids->size()) {
+      return absl::DataLossError(absl::StrCat("shard in ", dir, ": ", decoded->size(),
+                                              " listing times for ", ids->size(), " ids"));
+    }
+    listed_at = std::move(*decoded);
+  } else if (!absl::IsNotFound(times.status())) {
+    return times.status();
+  }
+  return std::unique_ptr<Shard>(new Shard(std::move(index), std::move(*ids), std::move(listed_at)));
 }
 
-Shard::Shard(std::unique_ptr<VectorIndex> index, std::vector<std::string> ids)
-    : index_(std::move(index)), ids_(std::move(ids)) {
-  CountVectorsPerItem();
+Shard::Shard(std::unique_ptr<VectorIndex> index, std::vector<std::string> ids,
+             std::vector<int64_t> listed_at)
+    : index_(std::move(index)), ids_(std::move(ids)), listed_at_(std::move(listed_at)) {
+  IndexItems();
 }
 
-void Shard::CountVectorsPerItem() {
-  std::unordered_map<std::string_view, int> count;
+void Shard::IndexItems() {
+  by_id_.resize(ids_.size());
+  for (size_t i = 0; i < ids_.size(); ++i) by_id_[i] = static_cast<uint32_t>(i);
+  std::sort(by_id_.begin(), by_id_.end(), [this](uint32_t a, uint32_t b) {
+    const int c = ids_[a].compare(ids_[b]);
+    return c != 0 ? c < 0 : a < b;
+  });
+  // Several vectors of one item sit next to each other now.
   int most = ids_.empty() ? 1 : 0;
-  for (const std::string& id : ids_) most = std::max(most, ++count[id]);
+  for (size_t i = 0, run = 0; i < by_id_.size(); ++i) {
+    run = i > 0 && ids_[by_id_[i]] == ids_[by_id_[i - 1]] ? run + 1 : 1;
+    most = std::max<int>(most, static_cast<int>(run));
+  }
   max_vectors_per_item_ = most;
 }
 
-absl::Status Shard::Add(const std::vector<std::string>& ids, const std::vector<float>& vectors) {
+void Shard::LabelsOf(std::string_view item_id, std::vector<int64_t>* out) const {
+  auto it = std::lower_bound(by_id_.begin(), by_id_.end(), item_id,
+                             [this](uint32_t label, std::string_view id) { return ids_[label] < id; });
+  for (; it != by_id_.end() && ids_[*it] == item_id; ++it) out->push_back(*it);
+}
+
+absl::Status Shard::Add(const std::vector<std::string>& ids, const std::vector<float>& vectors,
+                        const std::vector<int64_t>& listed_at) {
   if (vectors.size() != ids.size() * static_cast<size_t>(dimension())) {
     return absl::InvalidArgumentError(
         absl::StrCat("Shard::Add: ", ids.size(), " ids but ", vectors.size(), " floats"));
+  }
+  if (!listed_at.empty() ? listed_at.size() != ids.size() || listed_at_.size() != ids_.size()
+                         : !listed_at_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Shard::Add: listing times for every id or for none (", listed_at.size(), " for ",
+        ids.size(), " ids)"));
+  }
+  if (ids_.size() + ids.size() > UINT32_MAX) {
+    return absl::ResourceExhaustedError("Shard::Add: more than 2^32 vectors in one shard");
   }
   for (const std::string& id : ids) {
     if (id.empty() || id.size() > kMaxIdBytes) {
@@ -140,17 +180,25 @@ absl::Status Shard::Add(const std::vector<std::string>& ids, const std::vector<f
   }
   RETURN_IF_ERROR(index_->Add(vectors.data(), static_cast<int64_t>(ids.size())));
   ids_.insert(ids_.end(), ids.begin(), ids.end());
-  CountVectorsPerItem();
+  listed_at_.insert(listed_at_.end(), listed_at.begin(), listed_at.end());
+  IndexItems();
   return absl::OkStatus();
 }
 
-absl::Status Shard::Save(const std::string& dir) const {
+absl::StatusOr<std::vector<std::string>> Shard::Save(const std::string& dir) const {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("creating ", dir, ": ", ec.message()));
-  RETURN_IF_ERROR(index_->Save((fs::path(dir) / IndexFileName(index_->spec())).string()));
-  return WriteFileAtomic((fs::path(dir) / kIdsFile).string(), EncodeIds(ids_));
+  std::vector<std::string> files = {(fs::path(dir) / IndexFileName(index_->spec())).string(),
+                                    (fs::path(dir) / kIdsFile).string()};
+  RETURN_IF_ERROR(index_->Save(files[0]));
+  RETURN_IF_ERROR(WriteFileAtomic(files[1], EncodeIds(ids_)));
+  if (!listed_at_.empty()) {
+    files.push_back((fs::path(dir) / kListedAtFile).string());
+    RETURN_IF_ERROR(WriteFileAtomic(files.back(), EncodeTimes(listed_at_)));
+  }
+  return files;
 }
 
 absl::StatusOr<std::vector<std::vector<Hit>>> Shard::Search(const float* queries, int64_t nq, int k,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "index/label_set.h"
 
 namespace photosearch {
 
@@ -45,6 +46,10 @@ IndexSpec ChooseIndexSpec(int64_t num_vectors);
 struct SearchParams {
   int ef_search = 0;  // hnsw: breadth of the search; 0 = the index's default
   int nprobe = 0;     // faiss IVF: lists probed; 0 = the index's default
+  // Labels never returned (deleted items), or null. The search skips them and
+  // still returns k of the others when there are k: exact and HNSW filter
+  // inside the walk; other FAISS indexes fetch more and filter after.
+  const LabelSet* exclude = nullptr;
 };
 
 struct Neighbor {

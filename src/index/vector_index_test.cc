@@ -6,33 +6,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "index/test_vectors.h"
 #include "support/test_env.h"
 
 namespace photosearch {
 namespace {
-
-// n unit vectors around `clusters` random centres (real embeddings cluster;
-// uniform random vectors in high dimension have no structure to find).
-std::vector<float> Clustered(int n, int dim, int clusters, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> centres(static_cast<size_t>(clusters) * dim);
-  for (float& c : centres) c = normal(rng);
-  std::vector<float> out(static_cast<size_t>(n) * dim);
-  std::uniform_int_distribution<int> pick(0, clusters - 1);
-  for (int i = 0; i < n; ++i) {
-    const float* centre = &centres[static_cast<size_t>(pick(rng)) * dim];
-    double norm = 0;
-    for (int d = 0; d < dim; ++d) {
-      float v = centre[d] + 0.6f * normal(rng);
-      out[static_cast<size_t>(i) * dim + d] = v;
-      norm += double{v} * v;
-    }
-    for (int d = 0; d < dim; ++d)
-      out[static_cast<size_t>(i) * dim + d] /= static_cast<float>(std::sqrt(norm));
-  }
-  return out;
-}
 
 double RecallAt(const std::vector<std::vector<Neighbor>>& got,
                 const std::vector<std::vector<Neighbor>>& truth, int k) {

@@ -8,9 +8,11 @@
 #include <thread>
 
 #include "base/files.h"
+#include "base/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/batching_embedder.h"
+#include "model/photo_batch.h"
 #include "model/photo_embedder.h"
 #include "model/preprocess.h"
 #include "support/test_env.h"
@@ -172,6 +174,42 @@ TEST_F(EmbedderTest, PhotoPathReportsDecodeErrors) {
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_EQ(good->size(), 1280u);
   EXPECT_GT(timings.embed_ms, 0);
+}
+
+// One PhotoBatch from several threads, in any order: a corrupt photo fails
+// alone (not as a model error), the photos around it get exactly the vectors
+// EmbedPhoto gives them, and Close ends the wait for photos that never come.
+TEST_F(EmbedderTest, PhotoBatchKeepsOrderAndFailsPhotosAlone) {
+  std::vector<std::string> photos;
+  for (const char* scene : kScenes) {
+    photos.push_back(*ReadFile(testing::AssetsDir() + "/photos/scenes/" + scene));
+  }
+  PhotoBatch batch(*photo_, nullptr, DetectPolicy::kWhole, 7);
+  std::vector<std::thread> adders;
+  // 0..3 the scenes, 4 corrupt (a cut JPEG), 5 a read error, 6 never added.
+  adders.emplace_back([&] { batch.Add(4, photos[0].substr(0, photos[0].size() / 3)); });
+  adders.emplace_back([&] { batch.Add(5, absl::NotFoundError("no such file")); });
+  for (int i = 3; i >= 0; --i) adders.emplace_back([&, i] { batch.Add(i, photos[i]); });
+  for (auto& t : adders) t.join();
+  batch.Close();
+  EXPECT_EQ(batch.added(), 6u);
+  for (int i = 0; i < 4; ++i) {
+    EmbeddedPhoto got = batch.Take(i);
+    ASSERT_TRUE(got.status.ok()) << got.status;
+    ASSERT_EQ(got.vectors.size(), 1u);
+    auto alone = photo_->EmbedPhoto(photos[i], nullptr);
+    ASSERT_TRUE(alone.ok());
+    EXPECT_GT(Dot(got.vectors[0].data(), alone->data(), 1280), 0.9999) << kScenes[i];
+  }
+  EmbeddedPhoto corrupt = batch.Take(4);
+  EXPECT_FALSE(corrupt.status.ok());
+  EXPECT_FALSE(corrupt.model_failed);
+  EXPECT_EQ(batch.Take(5).status.code(), absl::StatusCode::kNotFound);
+  EmbeddedPhoto missing = batch.Take(6);
+  EXPECT_EQ(missing.status.code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(IsModelError(MarkModelError(absl::InternalError("forward failed"))));
+  EXPECT_FALSE(IsModelError(absl::InternalError("forward failed")));
+  EXPECT_TRUE(IsModelError(Annotate(MarkModelError(absl::InternalError("x")), "embedding")));
 }
 
 TEST(Embedder, CalibrationPicksABatchSize) {

@@ -13,7 +13,8 @@
 namespace photosearch {
 absl::StatusOr<BuiltShard> BuildShardFiles(const ShardBuild& build,
                                            const std::vector<std::string>& ids,
-                                           const std::vector<float>& vectors) {
+                                           const std::vector<float>& vectors,
+                                           const std::vector<int64_t>& listed_at) {
   const int64_t n = static_cast<int64_t>(ids.size());
   if (build.dimension <= 0 || vectors.size() != static_cast<size_t>(n) * build.dimension) {
     return absl::InvalidArgumentError(absl::StrCat("shard build: ", vectors.size(), " floats for ",
@@ -24,12 +25,10 @@ absl::StatusOr<BuiltShard> BuildShardFiles(const ShardBuild& build,
     ASSIGN_OR_RETURN(spec, ParseIndexSpec(build.index_spec));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard, Shard::Create(spec, build.dimension, n));
-  RETURN_IF_ERROR(shard->Add(ids, vectors));
+  RETURN_IF_ERROR(shard->Add(ids, vectors, listed_at));
   BuiltShard built;
   built.dir = std::make_unique<TempDir>(build.work_dir, "build");
-  RETURN_IF_ERROR(shard->Save(built.dir->path()));
-  built.files = {built.dir->path() + "/" + Shard::IndexFileName(spec),
-                 built.dir->path() + "/" + Shard::kIdsFile};
+  ASSIGN_OR_RETURN(built.files, shard->Save(built.dir->path()));
   built.manifest.dimension = build.dimension;
   built.manifest.metric = build.metric;
   built.manifest.index = spec.ToString();

@@ -38,10 +38,12 @@ struct BuiltShard {
 };
 
 // Builds the index and writes its files (the `build` step of a pipeline).
-// REQUIRES: vectors.size() == ids.size() * build.dimension, rows L2-normalised.
+// REQUIRES: vectors.size() == ids.size() * build.dimension, rows L2-normalised;
+// listed_at empty (unknown: a folder index) or one per id.
 absl::StatusOr<BuiltShard> BuildShardFiles(const ShardBuild& build,
                                            const std::vector<std::string>& ids,
-                                           const std::vector<float>& vectors);
+                                           const std::vector<float>& vectors,
+                                           const std::vector<int64_t>& listed_at = {});
 
 // Publishes a built shard as the next version of `key`, `more_inputs` added to
 // its provenance (the `publish-shard` step).

@@ -23,7 +23,7 @@ grpc::Status Invalid(const std::string& message) {
 
 class Service final : public pb::IndexService::Service {
  public:
-  Service(ShardManager* shards, int dimension, MetricsRegistry* metrics, IndexServerLimits limits)
+  Service(ShardSource* shards, int dimension, MetricsRegistry* metrics, IndexServerLimits limits)
       : shards_(shards),
         dimension_(dimension),
         limits_(limits),
@@ -51,7 +51,7 @@ class Service final : public pb::IndexService::Service {
       info->set_partition(s->key.partition);
       info->set_partitions(s->key.partitions);
       info->set_version(s->manifest.version);
-      info->set_items(s->manifest.item_count);
+      info->set_items(s->items());
       info->set_model(s->manifest.model_id);
       info->set_bytes(s->bytes);
       info->set_index(s->manifest.index);
@@ -119,7 +119,7 @@ class Service final : public pb::IndexService::Service {
     search_params.ef_search = params.ef_search();
     search_params.nprobe = params.nprobe();
     for (const LoadedShard* shard : chosen) {
-      auto hits = shard->shard->Search(request.vectors().data(), nq, request.k(), search_params);
+      auto hits = shard->Search(request.vectors().data(), nq, request.k(), search_params);
       if (!hits.ok()) {
         return grpc::Status(grpc::StatusCode::INTERNAL,
                             absl::StrCat(shard->name(), ": ", hits.status().message()));
@@ -138,7 +138,7 @@ class Service final : public pb::IndexService::Service {
     return grpc::Status::OK;
   }
 
-  ShardManager* const shards_;
+  ShardSource* const shards_;
   const int dimension_;
   const IndexServerLimits limits_;
   Histogram* const latency_;
@@ -148,14 +148,14 @@ class Service final : public pb::IndexService::Service {
 }  // namespace
 
 struct IndexServer::Impl {
-  Impl(ShardManager* shards, int dimension, MetricsRegistry* metrics, IndexServerLimits limits)
+  Impl(ShardSource* shards, int dimension, MetricsRegistry* metrics, IndexServerLimits limits)
       : service(shards, dimension, metrics, limits), max_message_bytes(limits.max_message_bytes) {}
   Service service;
   const int max_message_bytes;
   std::unique_ptr<grpc::Server> server;
 };
 
-IndexServer::IndexServer(ShardManager* shards, int dimension, MetricsRegistry* metrics,
+IndexServer::IndexServer(ShardSource* shards, int dimension, MetricsRegistry* metrics,
                          IndexServerLimits limits)
     : impl_(std::make_unique<Impl>(shards, dimension, metrics, limits)) {}
 

@@ -32,7 +32,7 @@ struct IndexServerLimits {
 class IndexServer {
  public:
   // REQUIRES: shards and metrics outlive the server.
-  IndexServer(ShardManager* shards, int dimension, MetricsRegistry* metrics,
+  IndexServer(ShardSource* shards, int dimension, MetricsRegistry* metrics,
               IndexServerLimits limits = {});
   ~IndexServer();
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <regex>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
@@ -35,6 +36,44 @@ std::string LoadedShard::name() const { return absl::StrCat(shard_name(), "@v", 
 std::string LoadedShard::shard_name() const {
   return absl::StrCat(key.window, "/part-", key.partition, "-of-", key.partitions);
 }
+
+absl::StatusOr<std::vector<std::vector<Hit>>> LoadedShard::Search(const float* queries,
+                                                                  int64_t nq, int k,
+                                                                  const SearchParams& params) const {
+  if (live) return live->Search(queries, nq, k, params);
+  std::shared_ptr<const LabelSet> hidden = deleted.load();
+  SearchParams filtered = params;
+  filtered.exclude = hidden && !hidden->empty() ? hidden.get() : nullptr;
+  return shard->Search(queries, nq, k, filtered);
+}
+
+int64_t LoadedShard::items() const {
+  if (live) return static_cast<int64_t>(live->items());
+  return manifest.item_count;
+}
+
+int64_t LoadedShard::deleted_items() const {
+  if (live) return 0;
+  std::shared_ptr<const LabelSet> hidden = deleted.load();
+  if (!hidden || hidden->empty()) return 0;
+  // Labels, not items: with detect=all an item has several. Count items.
+  std::unordered_set<std::string_view> items;
+  for (int64_t label = 0; label < hidden->universe(); ++label) {
+    if (hidden->contains(label)) items.insert(shard->ids()[static_cast<size_t>(label)]);
+  }
+  return static_cast<int64_t>(items.size());
+}
+
+namespace {
+
+// The listing time of a shard's labels when it does not keep them: a dated
+// window's start, and for a folder index "unknown" (every delete hides it).
+int64_t FallbackListedAt(const ArtifactKey& key) {
+  absl::StatusOr<TimeWindow> window = ParseTimeWindow(key.window);
+  return window.ok() ? window->begin : kUnknownListingTime;
+}
+
+}  // namespace
 
 bool ShardSelection::Selects(const ArtifactKey& key, int64_t now) const {
   if (!windows.empty()) {
@@ -114,6 +153,13 @@ absl::StatusOr<ShardHandle> ShardManager::Load(const ArtifactKey& key, int64_t v
     return Annotate(probed, absl::StrCat(where, " failed its probe query"));
   }
   auto loaded = std::make_shared<LoadedShard>();
+  if (tombstones_) {
+    // The whole set now, off the locks; what arrives meanwhile is caught up
+    // before the shard is served.
+    loaded->tombstones_applied = tombstones_->set().changes();
+    loaded->deleted.store(std::make_shared<const LabelSet>(
+        DeletedLabels(**shard, tombstones_->set(), FallbackListedAt(key))));
+  }
   loaded->key = key;
   loaded->manifest = std::move(manifest);
   loaded->shard = std::move(*shard);
@@ -178,6 +224,8 @@ absl::Status ShardManager::Refresh() {
     }
   }
   {
+    std::lock_guard<std::mutex> apply(apply_mu_);
+    for (auto& [prefix, handle] : loaded) CatchUpTombstones(*handle);
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [prefix, handle] : loaded) served_[prefix] = std::move(handle);
     for (auto it = served_.begin(); it != served_.end();) {
@@ -207,6 +255,29 @@ void ShardManager::StartPolling(int interval_ms) {
       lock.lock();
     }
   });
+}
+
+void ShardManager::UseTombstones(TombstoneFeed* feed) {
+  tombstones_ = feed;
+  feed->AddListener([this](const TombstoneSet&) {
+    std::lock_guard<std::mutex> apply(apply_mu_);
+    for (const auto& [name, handle] : *View()) CatchUpTombstones(*handle);
+  });
+}
+
+void ShardManager::CatchUpTombstones(const LoadedShard& shard) {
+  if (!tombstones_ || !shard.shard) return;
+  const TombstoneSet& set = tombstones_->set();
+  const size_t changes = set.changes();
+  if (shard.tombstones_applied >= changes) return;
+  std::vector<Tombstone> fresh = set.Since(shard.tombstones_applied);
+  std::shared_ptr<const LabelSet> before = shard.deleted.load();
+  LabelSet after = DeletedLabels(*shard.shard, fresh, FallbackListedAt(shard.key), before.get());
+  shard.tombstones_applied += fresh.size();
+  if (after.count() != before->count()) {
+    spdlog::info("shard {}: {} labels hidden by tombstones", shard.name(), after.count());
+    shard.deleted.store(std::make_shared<const LabelSet>(std::move(after)));
+  }
 }
 
 void ShardManager::Publish() {

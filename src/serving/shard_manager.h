@@ -34,20 +34,39 @@
 #include "artifact/repository.h"
 #include "artifact/window.h"
 #include "index/shard.h"
+#include "index/tombstones.h"
+#include "serving/live_shard.h"
+#include "serving/tombstone_feed.h"
 
 namespace photosearch {
 
-// One served shard version. Immutable once loaded.
+// One served shard version: an immutable shard from the repository, or the
+// live shard of an ingest process. Immutable once loaded but for the labels
+// that tombstones hide, which are replaced whole as deletes arrive.
 struct LoadedShard {
   ArtifactKey key;
   ArtifactManifest manifest;
-  std::unique_ptr<Shard> shard;
+  std::unique_ptr<Shard> shard;     // an immutable shard, or
+  std::shared_ptr<LiveShard> live;  // the live shard (key.window "live/<name>")
   std::string loaded_at;  // RFC 3339 UTC
   int64_t bytes = 0;      // the artifact's files
+  // The labels of `shard` that tombstones hide (never null once served), and
+  // how many of the TombstoneSet's changes they reflect; written only by the
+  // ShardManager applying tombstones.
+  mutable std::atomic<std::shared_ptr<const LabelSet>> deleted{std::make_shared<const LabelSet>()};
+  mutable size_t tombstones_applied = 0;
+
   // "<window>/part-<p>-of-<P>@v<version>", for responses and logs.
   std::string name() const;
   // "<window>/part-<p>-of-<P>": the shard, whatever its version.
   std::string shard_name() const;
+  // Up to k hits per query, tombstoned items left out (k still come back).
+  absl::StatusOr<std::vector<std::vector<Hit>>> Search(const float* queries, int64_t nq, int k,
+                                                       const SearchParams& params) const;
+  // Items searchable now (a live shard's change as it is fed).
+  int64_t items() const;
+  // Items hidden by tombstones.
+  int64_t deleted_items() const;
 };
 
 using ShardHandle = std::shared_ptr<const LoadedShard>;
@@ -73,7 +92,18 @@ struct ShardSelection {
 // Parses --select/--partition/--retention values ("48h", "7d", "30m", "0").
 absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
 
-class ShardManager {
+// What an index server serves: one model's shards, as an immutable view.
+// ShardManager (the repository's shards) and the ingest (its live shard)
+// implement it.
+class ShardSource {
+ public:
+  virtual ~ShardSource() = default;
+  virtual const std::string& model_id() const = 0;
+  // The shards served now; lock-free.
+  virtual std::shared_ptr<const ShardSet> View() const = 0;
+};
+
+class ShardManager : public ShardSource {
  public:
   // REQUIRES: `repository` outlives the manager.
   ShardManager(Repository* repository, std::string model_id, int dimension,
@@ -87,20 +117,27 @@ class ShardManager {
   // Calls Refresh every `interval_ms` on a background thread until destroyed.
   void StartPolling(int interval_ms);
 
+  // Hides what `feed`'s tombstones delete in every shard served, from now on
+  // (shards loaded later get the whole set before they are served).
+  // REQUIRES: called before Refresh; `feed` outlives the manager.
+  void UseTombstones(TombstoneFeed* feed);
+
   // The shards served now.
   std::vector<ShardHandle> Snapshot() const;
   // The same, as an immutable map; lock-free.
-  std::shared_ptr<const ShardSet> View() const { return view_.load(); }
+  std::shared_ptr<const ShardSet> View() const override { return view_.load(); }
 
   // Errors of the last Refresh, one line per artifact (empty when all loaded).
   std::vector<std::string> LastErrors() const;
 
-  const std::string& model_id() const { return model_id_; }
+  const std::string& model_id() const override { return model_id_; }
 
  private:
   absl::StatusOr<ShardHandle> Load(const ArtifactKey& key, int64_t version,
                                    int64_t served_bytes);
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brings `shard`'s deleted labels up to the feed's set.
+  void CatchUpTombstones(const LoadedShard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
 
   // Constant after construction.
   Repository* const repository_;
@@ -109,7 +146,11 @@ class ShardManager {
   const std::string scratch_dir_;
   const ShardSelection selection_;
 
+  TombstoneFeed* tombstones_ = nullptr;  // set before the first Refresh
+
   std::mutex refresh_mu_;  // serialises Refresh
+  // Serialises tombstone application; taken before mu_.
+  std::mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // Versions that failed to load, with why: not fetched again.
   std::map<std::string, std::string> refused_ ABSL_GUARDED_BY(refresh_mu_);
 

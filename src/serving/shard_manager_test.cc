@@ -198,3 +198,117 @@ TEST_F(ShardManagerTest, RefusesAShardOfAnotherModel) {
 
 }  // namespace
 }  // namespace photosearch
+
+namespace photosearch {
+namespace {
+
+// Tombstones written to the repository hide items in every served shard, in
+// versions loaded later too, by listing time; k still come back.
+TEST_F(ShardManagerTest, TombstonesHideItemsInServedAndLaterVersions) {
+  TombstoneFeed feed(&repo_.store());
+  ShardManager manager(&repo_, "m@1", kDim, scratch_.path());
+  manager.UseTombstones(&feed);
+  Publish({"a", "b", "c", "d"});
+  ASSERT_TRUE(manager.Refresh().ok());
+  float query[kDim] = {1, 0, 0, 0};
+  auto search = [&](int k) {
+    std::vector<std::string> ids;
+    auto hits = manager.Snapshot()[0]->Search(query, 1, k, {});
+    EXPECT_TRUE(hits.ok());
+    for (const Hit& h : (*hits)[0]) ids.push_back(h.item_id);
+    return ids;
+  };
+  EXPECT_EQ(search(1), std::vector<std::string>{"a"});
+  TombstoneLog writer(&repo_.store());
+  ASSERT_TRUE(writer.Append({{"a", 0}}).ok());
+  ASSERT_TRUE(feed.Refresh().ok());  // the poller's work, here by hand
+  // "a" is gone, and still 3 come back.
+  EXPECT_THAT(search(3), ::testing::UnorderedElementsAre("b", "c", "d"));
+  EXPECT_EQ(manager.Snapshot()[0]->deleted_items(), 1);
+  // A new version is served with the tombstones already applied.
+  Publish({"a", "b", "c", "d", "e"});
+  ASSERT_TRUE(manager.Refresh().ok());
+  EXPECT_EQ(manager.Snapshot()[0]->manifest.version, 2);
+  EXPECT_EQ(search(5).size(), 4u);
+  EXPECT_THAT(search(5), ::testing::Not(::testing::Contains("a")));
+}
+
+TEST(LiveShard, PutsRepeatsReplacesDeletesAndDrops) {
+  auto live = LiveShard::Create(kDim);
+  ASSERT_TRUE(live.ok());
+  LiveShard& shard = **live;
+  std::vector<float> x = {1, 0, 0, 0}, y = {0, 1, 0, 0};
+  LiveListing a{"a", 100, 1000, "file:///a.jpg", "1-0"};
+  EXPECT_EQ(shard.Put(a, {x}, nullptr).value(), LiveShard::PutResult::kAdded);
+  EXPECT_EQ(shard.Put(a, {x}, nullptr).value(), LiveShard::PutResult::kUnchanged);
+  LiveListing older = a;
+  older.listed_at = 50;
+  EXPECT_EQ(shard.Put(older, {y}, nullptr).value(), LiveShard::PutResult::kOlder);
+  LiveListing newer = a;
+  newer.listed_at = 200;
+  newer.image_url = "file:///a2.jpg";
+  EXPECT_EQ(shard.Check(newer, nullptr), LiveShard::PutResult::kReplaced);
+  EXPECT_EQ(shard.Put(newer, {y}, nullptr).value(), LiveShard::PutResult::kReplaced);
+  EXPECT_EQ(shard.items(), 1u);
+  EXPECT_EQ(shard.vectors(), 1);
+  auto hits = shard.Search(y.data(), 1, 5);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ((*hits)[0].size(), 1u);
+  EXPECT_EQ((*hits)[0][0].item_id, "a");
+  EXPECT_GT((*hits)[0][0].score, 0.99f);
+  // Several vectors, one hit per item.
+  LiveListing b{"b", 100, 1001, "file:///b.jpg", "1-1"};
+  ASSERT_TRUE(shard.Put(b, {x, y}, nullptr).ok());
+  hits = shard.Search(y.data(), 1, 5);
+  EXPECT_EQ((*hits)[0].size(), 2u);
+  // A delete older than the listing does not hide it; a later one does.
+  EXPECT_FALSE(shard.Delete("a", 150));
+  EXPECT_TRUE(shard.Delete("a", 200));
+  EXPECT_EQ(shard.items(), 1u);
+  // Tombstones hide listings they cover and keep them from coming back.
+  TombstoneSet set;
+  set.Add({{"b", 100}, {"c", 500}});
+  shard.ApplyTombstones(set);
+  EXPECT_EQ(shard.items(), 0u);
+  LiveListing c{"c", 400, 1002, "file:///c.jpg", "1-2"};
+  EXPECT_EQ(shard.Put(c, {x}, &set).value(), LiveShard::PutResult::kDeleted);
+  c.listed_at = 600;  // listed again after the delete
+  EXPECT_EQ(shard.Put(c, {x}, &set).value(), LiveShard::PutResult::kAdded);
+  // Handover drops what a batch shard took over.
+  LiveListing d{"d", 700, 1003, "file:///d.jpg", "1-3"};
+  ASSERT_TRUE(shard.Put(d, {y}, &set).ok());
+  auto dropped = shard.Drop([](const LiveListing& l) { return l.item_id == "c"; });
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].item_id, "c");
+  hits = shard.Search(x.data(), 1, 5);
+  ASSERT_EQ((*hits)[0].size(), 1u);
+  EXPECT_EQ((*hits)[0][0].item_id, "d");
+  EXPECT_FALSE(shard.Put(d, {}, nullptr).ok());
+  EXPECT_FALSE(shard.Put(d, {{1, 2}}, nullptr).ok());
+}
+
+TEST(LiveShard, CompactsWhenMostListingsAreGone) {
+  LiveIndexOptions options;
+  options.segment_capacity = 256;
+  auto live = LiveShard::Create(kDim, options);
+  ASSERT_TRUE(live.ok());
+  std::vector<float> v = {0.5f, 0.5f, 0.5f, 0.5f};
+  for (int i = 0; i < 2000; ++i) {
+    LiveListing l{"i" + std::to_string(i), i, i, "u", ""};
+    ASSERT_TRUE((*live)->Put(l, {v}, nullptr).ok());
+  }
+  // Keep every 10th: the old segments are moved and freed, nothing is lost.
+  auto dropped = (*live)->Drop([](const LiveListing& l) { return l.listed_at % 10 != 0; });
+  EXPECT_EQ(dropped.size(), 1800u);
+  EXPECT_EQ((*live)->items(), 200u);
+  EXPECT_EQ((*live)->vectors(), 200);
+  auto hits = (*live)->Search(v.data(), 1, 1000);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].size(), 200u);
+  std::vector<std::vector<float>> vectors;
+  EXPECT_TRUE((*live)->Vectors("i1990", &vectors));
+  EXPECT_FALSE((*live)->Vectors("i1991", &vectors));
+}
+
+}  // namespace
+}  // namespace photosearch

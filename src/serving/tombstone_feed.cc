@@ -1,0 +1,57 @@
+#include "serving/tombstone_feed.h"
+
+#include "spdlog/spdlog.h"
+
+namespace photosearch {
+
+TombstoneFeed::~TombstoneFeed() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    stopping_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+absl::Status TombstoneFeed::Refresh() {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  const size_t before = set_.changes();
+  absl::StatusOr<int> read = log_.CatchUp(&set_, &cursor_);
+  // What was read before an error is applied too.
+  if (set_.changes() != before) {
+    for (const auto& listener : listeners_) listener(set_);
+  }
+  if (!read.ok()) {
+    std::string error(read.status().message());
+    if (error != last_error_) spdlog::warn("tombstones: {}", error);
+    last_error_ = std::move(error);
+    return read.status();
+  }
+  if (!last_error_.empty()) spdlog::info("tombstones: reading again");
+  last_error_.clear();
+  return absl::OkStatus();
+}
+
+void TombstoneFeed::StartPolling(int interval_ms) {
+  poller_ = std::thread([this, interval_ms] {
+    std::unique_lock<std::mutex> lock(poll_mu_);
+    while (!poll_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
+                              [this] { return stopping_; })) {
+      lock.unlock();
+      (void)Refresh();  // logged there
+      lock.lock();
+    }
+  });
+}
+
+void TombstoneFeed::AddListener(std::function<void(const TombstoneSet&)> listener) {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+int64_t TombstoneFeed::next_batch() const {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  return cursor_.next;
+}
+
+}  // namespace photosearch
