@@ -36,6 +36,12 @@ struct ArtifactManifest {
   std::vector<FileEntry> files;               // set by Publish
 };
 
+// inputs[kCatalogReadAtMs] of feature and shard manifests built from a
+// catalog: when the read began (unix milliseconds; a rollup's is its oldest
+// child's). The live shard hands a listing over to a shard only when this is
+// later than the listing's event.
+inline constexpr char kCatalogReadAtMs[] = "catalog_read_at_ms";
+
 std::string ManifestToJson(const ArtifactManifest& manifest);
 absl::StatusOr<ArtifactManifest> ParseManifest(std::string_view json_text);
 

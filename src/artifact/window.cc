@@ -165,6 +165,29 @@ absl::Status ValidateWindow(const std::string& window) {
       "' must be all, hour/YYYY-MM-DDTHH, day/YYYY-MM-DD or month/YYYY-MM (UTC), a real date"));
 }
 
+bool IsLiveWindow(std::string_view window) {
+  constexpr std::string_view kLive = "live/";
+  if (window.size() <= kLive.size() || window.size() > kLive.size() + 64 ||
+      window.substr(0, kLive.size()) != kLive) {
+    return false;
+  }
+  for (char c : window.substr(kLive.size())) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return window != "live/." && window != "live/..";
+}
+
+absl::Status ValidateServedWindow(const std::string& window) {
+  if (IsLiveWindow(window) || ValidateWindow(window).ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("window '", window.substr(0, 64),
+                   "' must be all, hour/YYYY-MM-DDTHH, day/YYYY-MM-DD, month/YYYY-MM (UTC, a real "
+                   "date) or live/NAME"));
+}
+
 absl::StatusOr<Partition> ParsePartition(const std::string& text) {
   static const std::regex kPartition(R"((\d{1,5})/(\d{1,5}))");
   std::smatch m;
@@ -184,13 +207,17 @@ absl::Status ValidatePartition(const Partition& partition) {
   return absl::OkStatus();
 }
 
-bool InPartition(const std::string& item_id, const Partition& partition) {
+int PartitionOf(std::string_view item_id, int count) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : item_id) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  return static_cast<int>(h % static_cast<uint64_t>(partition.count)) == partition.index;
+  return static_cast<int>(h % static_cast<uint64_t>(count));
+}
+
+bool InPartition(const std::string& item_id, const Partition& partition) {
+  return PartitionOf(item_id, partition.count) == partition.index;
 }
 
 }  // namespace photosearch

@@ -55,6 +55,13 @@ std::string WindowAt(const std::string& kind, int64_t t);
 // Checks a window name: "all" or a window ParseTimeWindow accepts.
 absl::Status ValidateWindow(const std::string& window);
 
+// The live tier: "live/<name>", the listings an ingest process holds that no
+// batch shard serves yet (name: 1..64 of [A-Za-z0-9._-], the consumer's).
+// Never an artifact in a repository; served and registered like one.
+bool IsLiveWindow(std::string_view window);
+// What a served shard may be named by: ValidateWindow's, or a live window.
+absl::Status ValidateServedWindow(const std::string& window);
+
 // "2026-11-22T05:30:00Z", "2026-11-22T06:30:00+01:00", fractions allowed.
 absl::StatusOr<int64_t> ParseRfc3339(const std::string& text);
 
@@ -67,5 +74,7 @@ absl::StatusOr<Partition> ParsePartition(const std::string& text);  // "0/4"
 absl::Status ValidatePartition(const Partition& partition);
 // Stable across runs and machines (FNV-1a 64 of the id).
 bool InPartition(const std::string& item_id, const Partition& partition);
+// The partition of `item_id` among `count` (REQUIRES: count >= 1).
+int PartitionOf(std::string_view item_id, int count);
 
 }  // namespace photosearch

@@ -103,6 +103,17 @@ Counter* MetricsRegistry::GetCounter(const std::string& name, const std::string&
   return slot.get();
 }
 
+Gauge* MetricsRegistry::GetGauge(const std::string& name, const std::string& help,
+                                 const MetricLabels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family& family = families_[name];
+  family.help = help;
+  family.is_gauge = true;
+  auto& slot = family.gauges[LabelKey(labels)];
+  if (!slot) slot = std::make_unique<Gauge>();
+  return slot.get();
+}
+
 Histogram* MetricsRegistry::GetHistogram(const std::string& name, const std::string& help,
                                          const MetricLabels& labels,
                                          const std::vector<double>& upper_bounds) {
@@ -120,10 +131,17 @@ std::string MetricsRegistry::RenderPrometheus() const {
   std::string out;
   for (const auto& [name, family] : families_) {
     absl::StrAppend(&out, "# HELP ", name, " ", family.help, "\n");
-    absl::StrAppend(&out, "# TYPE ", name, family.is_histogram ? " histogram\n" : " counter\n");
+    absl::StrAppend(&out, "# TYPE ", name,
+                    family.is_histogram ? " histogram\n"
+                    : family.is_gauge   ? " gauge\n"
+                                        : " counter\n");
     for (const auto& [key, counter] : family.counters) {
       std::string labels = key.empty() ? "" : absl::StrCat("{", key, "}");
       absl::StrAppend(&out, name, labels, " ", FormatValue(counter->Value()), "\n");
+    }
+    for (const auto& [key, gauge] : family.gauges) {
+      std::string labels = key.empty() ? "" : absl::StrCat("{", key, "}");
+      absl::StrAppend(&out, name, labels, " ", FormatValue(gauge->Value()), "\n");
     }
     for (const auto& [key, histogram] : family.histograms) {
       const auto& bounds = histogram->upper_bounds();

@@ -34,6 +34,16 @@ class Counter {
   std::atomic<double> value_{0.0};
 };
 
+// A value that goes up and down (items held, bytes used).
+class Gauge {
+ public:
+  void Set(double value) { value_.store(value, std::memory_order_relaxed); }
+  double Value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
 class Histogram {
  public:
   // REQUIRES: `upper_bounds` sorted ascending; +Inf is implicit.
@@ -69,6 +79,9 @@ class MetricsRegistry {
   // histogram.
   Counter* GetCounter(const std::string& name, const std::string& help,
                       const MetricLabels& labels = {});
+  // The same for a gauge. REQUIRES: `name` is not a counter or histogram.
+  Gauge* GetGauge(const std::string& name, const std::string& help,
+                  const MetricLabels& labels = {});
   Histogram* GetHistogram(const std::string& name, const std::string& help,
                           const MetricLabels& labels = {},
                           const std::vector<double>& upper_bounds = LatencyBucketsSeconds());
@@ -79,7 +92,9 @@ class MetricsRegistry {
   struct Family {
     std::string help;
     bool is_histogram = false;
+    bool is_gauge = false;
     std::map<std::string, std::unique_ptr<Counter>> counters;      // by rendered labels
+    std::map<std::string, std::unique_ptr<Gauge>> gauges;          // by rendered labels
     std::map<std::string, std::unique_ptr<Histogram>> histograms;  // by rendered labels
   };
 

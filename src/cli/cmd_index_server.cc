@@ -1,14 +1,10 @@
-#include <httplib.h>
-
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "cli/common.h"
 #include "cli/query_stack.h"
+#include "cli/side_services.h"
 #include "discovery/etcd_registrar.h"
 #include "server/index_server.h"
 #include "spdlog/spdlog.h"
@@ -113,48 +109,30 @@ int RunIndexServer(const IndexServerFlags& flags) {
   }
 
   // Keep the registrations equal to what is served (versions swap, windows age out).
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread publisher;
+  std::unique_ptr<RegistrationPublisher> publisher;
   if (registrar) {
-    publisher = std::thread([&] {
-      std::unique_lock<std::mutex> lock(mu);
-      while (!cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping; })) {
-        lock.unlock();
-        absl::Status set = registrar->Set(RegistrationsOf(*s.shards, address));
-        if (!set.ok()) spdlog::debug("etcd: {}", std::string(set.message()));
-        lock.lock();
-      }
-    });
+    publisher = std::make_unique<RegistrationPublisher>(
+        registrar.get(), [&] { return RegistrationsOf(*s.shards, address); });
   }
-  // Optional HTTP for probes and Prometheus: /metrics, /healthz.
-  httplib::Server http;
-  std::thread http_thread;
+  // Optional HTTP for probes and Prometheus: /metrics, /healthz, /readyz.
+  ProbeHttp http(&s.metrics, [&s] {
+    return s.shards->View()->empty()
+               ? absl::UnavailableError("no shard is loaded (see the log for refused versions)")
+               : absl::OkStatus();
+  });
   int http_port = -1;
   if (flags.http_port >= 0) {
-    http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {
-      res.set_content(s.metrics.RenderPrometheus(), "text/plain; version=0.0.4");
-    });
-    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("{\"status\":\"ok\"}", "application/json");
-    });
-    http_port = flags.http_port == 0 ? http.bind_to_any_port(flags.host)
-                                     : (http.bind_to_port(flags.host, flags.http_port)
-                                            ? flags.http_port
-                                            : -1);
-    if (http_port < 0) {
+    auto bound = http.Start(flags.host, flags.http_port);
+    if (!bound.ok()) {
       server.Shutdown(0);
-      return Fail("index-server", absl::UnavailableError(absl::StrCat(
-                                      "cannot listen on ", flags.host, ":", flags.http_port)));
+      return Fail("index-server", bound.status());
     }
-    http_thread = std::thread([&http] { http.listen_after_bind(); });
+    http_port = *bound;
   }
   StopOnSignal stop([&](int) {
     // Leave discovery first, so the gateway stops sending here, then drain.
     if (registrar) registrar->Stop();
     server.Shutdown(2000);
-    http.stop();
   });
 
   int64_t items = 0;
@@ -171,14 +149,8 @@ int RunIndexServer(const IndexServerFlags& flags) {
   }
   std::fflush(stdout);
   server.Wait();
-  http.stop();
-  if (http_thread.joinable()) http_thread.join();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
-  }
-  cv.notify_all();
-  if (publisher.joinable()) publisher.join();
+  http.Stop();
+  if (publisher) publisher->Stop();
   return 0;
 }
 

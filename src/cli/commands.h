@@ -82,6 +82,33 @@ struct GatewayFlags {
   int64_t max_pixels = 50'000'000;
 };
 
+struct IngestFlags {
+  ModelFlags model;
+  std::string redis = "redis://127.0.0.1:6379";
+  std::string stream = "listings";
+  std::string group = "photosearch";
+  std::string consumer;
+  std::string dead_letter;  // "" = <stream>:dead
+  std::string start_id = "0";
+  std::string repo;
+  std::string host = "127.0.0.1";
+  int port = 7101;
+  std::string advertise;
+  std::string etcd;
+  int lease_ttl = 10;
+  std::string file_root;
+  std::string cache_dir;
+  std::string wal;  // "" = ./photosearch-ingest/<consumer>
+  int http_port = -1;
+  int batch = 32;
+  int claim_idle_ms = 30000;
+  int handover_delay_ms = -1;  // -1: 5 s with --etcd, 30 s without
+  int tombstone_poll_ms = 500;
+  std::string detect = "whole";
+  std::string detector;
+  int fetch_concurrency = 8;
+};
+
 struct ArtifactsFlags {
   std::string action;  // list | show | verify | gc
   std::string repo;
@@ -134,6 +161,7 @@ int RunSearch(const SearchFlags& flags);
 int RunServe(const ServeFlags& flags);
 int RunIndexServer(const IndexServerFlags& flags);
 int RunGateway(const GatewayFlags& flags);
+int RunIngest(const IngestFlags& flags);
 int RunArtifacts(const ArtifactsFlags& flags);
 int RunPipelineCommand(PipelineFlags flags);
 int RunDetect(const DetectFlags& flags);

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
       "  photosearch serve  --repo REPO --photos DIR     REST API and web page\n"
       "  photosearch index-server --repo REPO --port 7001 --etcd URL   gRPC shard server\n"
       "  photosearch gateway --etcd URL --port 8080      REST API over index servers\n"
+      "  photosearch ingest --redis URL --consumer NAME --repo REPO   listing events -> live shard\n"
       "  photosearch artifacts list|show|verify|gc --repo REPO   inspect and prune a repository\n"
       "  photosearch pipeline run --window hour/2026-11-22T05 --catalog C --repo REPO\n"
       "  photosearch detect IMAGE                        the objects in a photo\n"
@@ -272,6 +273,86 @@ int main(int argc, char** argv) {
     }
   }
 
+  photosearch::IngestFlags ingest;
+  CLI::App* ingest_cmd = app.add_subcommand(
+      "ingest",
+      "Consume listing events from a Redis stream into a live shard, searchable within\n"
+      "seconds, served over gRPC like an index server (tier live, registered in etcd with\n"
+      "--etcd). Events (redis-cli):\n"
+      "  XADD listings * op put item_id ID image_url URL listed_at 2026-11-22T05:30:00Z [attrs JSON]\n"
+      "  XADD listings * op delete item_id ID [deleted_at RFC3339]\n"
+      "Each put is fetched (http(s), s3://, file:// under --file-root), embedded and written to\n"
+      "the log (--wal, fsynced) before it is acknowledged; a restart replays the log, embedding\n"
+      "nothing again. Deletes become tombstones in --repo, applied by every server. Bad events\n"
+      "go to the dead-letter stream with the reason. Listings leave the live shard once a batch\n"
+      "shard built after their event serves them (docs/INGEST.md).");
+  AddModelFlags(ingest_cmd, &ingest.model);
+  ingest_cmd->add_option("--redis", ingest.redis, "redis://[[user]:password@]host[:port][/db]")
+      ->capture_default_str();
+  ingest_cmd->add_option("--stream", ingest.stream, "the stream of listing events")
+      ->capture_default_str();
+  ingest_cmd->add_option("--group", ingest.group, "consumer group (created if absent)")
+      ->capture_default_str();
+  ingest_cmd->add_option("--consumer", ingest.consumer,
+                         "this process's consumer name, unique in the group (also its live shard: "
+                         "live/NAME)")
+      ->required();
+  ingest_cmd->add_option("--dead-letter", ingest.dead_letter,
+                         "stream for bad events (default: <stream>:dead)");
+  ingest_cmd->add_option("--start-id", ingest.start_id,
+                         "where a group created now starts: 0 = the whole stream, $ = new events")
+      ->capture_default_str();
+  ingest_cmd->add_option("--repo", ingest.repo,
+                         "artifact repository: tombstones are written here, batch shards read")
+      ->required();
+  ingest_cmd->add_option("--host", ingest.host, "address to listen on")->capture_default_str();
+  ingest_cmd->add_option("--port", ingest.port, "gRPC port of the live shard (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  ingest_cmd->add_option("--advertise", ingest.advertise,
+                         "HOST:PORT the gateway reaches this process at (default: --host:--port)");
+  ingest_cmd->add_option("--etcd", ingest.etcd,
+                         "register the live shard in etcd and hand over by what is registered "
+                         "(without it: by what the repository holds)");
+  ingest_cmd->add_option("--lease-ttl", ingest.lease_ttl, "seconds a registration outlives a kill")
+      ->check(CLI::Range(2, 3600))
+      ->capture_default_str();
+  ingest_cmd->add_option("--file-root", ingest.file_root,
+                         "allow file:// image URLs under this folder (default: refused)");
+  ingest_cmd->add_option("--cache-dir", ingest.cache_dir,
+                         "fetched photos cache (default: the pipelines' under the temp folder)");
+  ingest_cmd->add_option("--wal", ingest.wal,
+                         "folder of the write-ahead log (default: ./photosearch-ingest/CONSUMER)");
+  ingest_cmd
+      ->add_option("--http-port", ingest.http_port,
+                   "serve /metrics, /healthz, /readyz and /v1/live over HTTP on this port (0 = any)")
+      ->check(CLI::Range(0, 65535));
+  ingest_cmd->add_option("--batch", ingest.batch, "events read and embedded together")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  ingest_cmd
+      ->add_option("--claim-idle-ms", ingest.claim_idle_ms,
+                   "take over another consumer's events pending longer than this")
+      ->check(CLI::Range(100, 86'400'000))
+      ->capture_default_str();
+  ingest_cmd
+      ->add_option("--handover-delay-ms", ingest.handover_delay_ms,
+                   "drop a listing only after batch shards hold it this long (default 5000 with "
+                   "--etcd, 30000 without: index servers poll the repository)")
+      ->check(CLI::Range(0, 86'400'000));
+  ingest_cmd
+      ->add_option("--tombstone-poll-ms", ingest.tombstone_poll_ms,
+                   "how often other processes' deletes are read from --repo")
+      ->check(CLI::Range(50, 60000))
+      ->capture_default_str();
+  ingest_cmd->add_option("--detect", ingest.detect, "regions embedded: whole, primary or all")
+      ->check(CLI::IsMember({"whole", "primary", "all"}))
+      ->capture_default_str();
+  ingest_cmd->add_option("--detector", ingest.detector, "detector manifest for --detect primary|all");
+  ingest_cmd->add_option("--concurrency", ingest.fetch_concurrency, "photos fetched at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+
   photosearch::PipelineFlags pipeline;
   CLI::App* pipeline_cmd = app.add_subcommand(
       "pipeline",
@@ -371,7 +452,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
     if (!known) {
       std::cerr << "photosearch: unknown command '" << argv[1]
-                << "' (commands: index, search, serve, index-server, gateway, artifacts, pipeline, "
+                << "' (commands: index, search, serve, index-server, gateway, ingest, artifacts, "
+                   "pipeline, "
                    "detect; see "
                    "photosearch --help)"
                 << std::endl;
@@ -395,6 +477,7 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return photosearch::RunServe(serve);
   if (*index_server_cmd) return photosearch::RunIndexServer(index_server);
   if (*gateway_cmd) return photosearch::RunGateway(gateway);
+  if (*ingest_cmd) return photosearch::RunIngest(ingest);
   if (*artifacts_cmd) return photosearch::RunArtifacts(artifacts);
   if (*pipeline_cmd) return photosearch::RunPipelineCommand(pipeline);
   if (*detect_cmd) return photosearch::RunDetect(detect);

@@ -118,7 +118,7 @@ absl::Status ValidateModelId(std::string_view model) {
 absl::Status ValidateRegistration(const Registration& r) {
   RETURN_IF_ERROR(ValidateHostPort(r.address));
   RETURN_IF_ERROR(ValidateModelId(r.model));
-  if (absl::Status s = ValidateWindow(r.window); !s.ok()) {
+  if (absl::Status s = ValidateServedWindow(r.window); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("window ", Quote(r.window), ": ", s.message()));
   }
   if (r.partitions < 1 || r.partitions > kMaxPartitions) {

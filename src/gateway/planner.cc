@@ -5,6 +5,8 @@
 #include <ctime>
 #include <iterator>
 #include <limits>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -123,7 +125,7 @@ absl::StatusOr<ShardId> ParseShardName(std::string_view name) {
   if (slash == std::string_view::npos) return bad();
   ShardId id;
   id.window = std::string(name.substr(0, slash));
-  if (!ValidateWindow(id.window).ok()) return bad();
+  if (!ValidateServedWindow(id.window).ok()) return bad();
   std::string_view rest = name.substr(slash + 6);  // "<p>-of-<P>"
   const size_t of = rest.find("-of-");
   if (of == std::string_view::npos) return bad();
@@ -186,10 +188,18 @@ QueryPlan PlanQuery(const std::vector<ShardId>& available, const std::optional<T
   constexpr uint64_t kPartitionMask = (uint64_t{1} << kPartitionsShift) - 1;
   std::vector<std::pair<uint64_t, size_t>> keys;  // key, index in `available`
   keys.reserve(available.size());
+  // Live shards (one per ingest process, each holding other listings) are
+  // searched always, like "all": what they hold is not in any planned window
+  // yet, and what is in both answers once (the merge keeps an item once).
+  std::map<std::string_view, std::map<int, std::set<int>>> live;  // window -> P -> partitions
   for (size_t i = 0; i < available.size(); ++i) {
     const ShardId& id = available[i];
     if (id.partitions < 1 || id.partitions > kMaxPartitions || id.partition < 0 ||
         id.partition >= id.partitions) {
+      continue;
+    }
+    if (IsLiveWindow(id.window)) {
+      live[id.window][id.partitions].insert(id.partition);
       continue;
     }
     if (std::optional<Window> w = ParseWindow(id.window)) {
@@ -285,6 +295,16 @@ QueryPlan PlanQuery(const std::vector<ShardId>& available, const std::optional<T
   for (std::vector<ShardId>& shards : planned) {
     plan.shards.insert(plan.shards.end(), std::make_move_iterator(shards.begin()),
                        std::make_move_iterator(shards.end()));
+  }
+  if (!live.empty()) {
+    for (const auto& [window, by_count] : live) {
+      for (const auto& [partitions, present] : by_count) {  // the smallest complete P
+        if (static_cast<int>(present.size()) != partitions) continue;
+        for (int p = 0; p < partitions; ++p) plan.shards.push_back({std::string(window), p, partitions});
+        break;
+      }
+    }
+    std::sort(plan.shards.begin(), plan.shards.end());
   }
   if (!range) return plan;
 

@@ -25,7 +25,7 @@ namespace photosearch {
 
 // A shard's coordinates without its version.
 struct ShardId {
-  std::string window;  // "all", "hour/2026-11-22T05", "day/2026-11-22", "month/2026-11"
+  std::string window;  // "all", "hour/2026-11-22T05", "day/2026-11-22", "month/2026-11", "live/a"
   int partition = 0;   // 0 <= partition < partitions
   int partitions = 1;
 
@@ -96,7 +96,9 @@ struct QueryPlan {
 // to the bounds of the windows that hold its ends.
 //
 // A complete "all" window (a folder index, undated) is always planned, with
-// or without a range, and never fills a gap.
+// or without a range, and never fills a gap; so is every complete live window
+// ("live/<name>", the listings of an ingest process that no batch shard
+// serves yet: an item also in a planned window is answered once by the merge).
 //
 // Without a range (nullopt), every complete dated window chosen by the same
 // descent over everything served is planned, and there are no gaps. With a

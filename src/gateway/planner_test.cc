@@ -219,6 +219,28 @@ TEST(PlanQuery, IgnoresMalformedShards) {
   EXPECT_THAT(Gaps(plan), IsEmpty());
 }
 
+TEST(PlanQuery, LiveShardsAreAlwaysSearchedAndFillNoGap) {
+  std::vector<ShardId> available;
+  for (const std::string& name :
+       Expand({"live/ingest-a*1", "live/ingest-b*1", "day/2026-11-22*1", "all*1"})) {
+    available.push_back(*ParseShardName(name));
+  }
+  available.push_back({"live/../x", 0, 1});  // not a live name: ignored
+  available.push_back({"live/half", 0, 2});  // incomplete: not planned
+  const QueryPlan everything = PlanQuery(available, std::nullopt);
+  EXPECT_THAT(Names(everything),
+              ElementsAre("all/part-0-of-1", "day/2026-11-22/part-0-of-1",
+                          "live/ingest-a/part-0-of-1", "live/ingest-b/part-0-of-1"));
+  auto range = ParseTimeRange("2026-11-23", "2026-11-23");
+  const QueryPlan next_day = PlanQuery(available, *range);
+  EXPECT_THAT(Names(next_day), ElementsAre("all/part-0-of-1", "live/ingest-a/part-0-of-1",
+                                           "live/ingest-b/part-0-of-1"));
+  EXPECT_THAT(Gaps(next_day), ElementsAre("2026-11-23T00:00:00Z..2026-11-24T00:00:00Z"));
+  EXPECT_TRUE(ParseShardName("live/ingest-a/part-0-of-1").ok());
+  EXPECT_FALSE(ParseShardName("live//part-0-of-1").ok());
+  EXPECT_FALSE(ParseShardName("live/a b/part-0-of-1").ok());
+}
+
 TEST(PlanQuery, TenYearsOfScatteredHours) {
   // 1000 hours, one every ~3.65 days, over ten years; a month and a day too.
   const int64_t begin = 1451606400;  // 2016-01-01T00:00:00Z

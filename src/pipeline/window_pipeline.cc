@@ -18,7 +18,9 @@
 #include "base/status_macros.h"
 #include "base/stopwatch.h"
 #include "index/shard.h"
+#include "absl/strings/numbers.h"
 #include "artifact/features.h"
+#include "artifact/tombstone_log.h"
 #include "model/photo_batch.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/dag.h"
@@ -30,6 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxFailuresKept = 1000;
+// A shard manifest's input: how many rows tombstones left out of it.
+constexpr char kTombstonedRows[] = "tombstoned_rows";
 
 std::string NewRunId(const std::string& window, const Partition& p) {
   std::string stamp = NowRfc3339();
@@ -54,6 +58,7 @@ absl::StatusOr<std::optional<ArtifactManifest>> Newest(Repository& repo, const A
 // inputs after the steps that made them have returned (RunDag's guarantee).
 struct CatalogOut {
   CatalogRead read;
+  int64_t read_at_ms = 0;  // when the read began: it reflects every event before
 };
 struct ModelOut {
   PhotoEmbedder* embedder = nullptr;
@@ -240,6 +245,7 @@ class Runner {
   }
 
   absl::Status ReadCatalogStep(CatalogOut* out) {
+    out->read_at_ms = NowUnixMillis();
     ASSIGN_OR_RETURN(out->read, IsPostgresUrl(options_.catalog)
                                     ? ReadPostgresCatalog(options_.catalog, options_.catalog_query,
                                                           window_, options_.partition)
@@ -332,6 +338,10 @@ class Runner {
     const CatalogRead& catalog = images.catalog->read;
     out->inputs["catalog"] = options_.catalog;
     out->inputs["catalog_sha256"] = catalog.source_sha256;
+    // The live shard hands a listing over only to a shard built from a
+    // catalog read after the listing's event (see src/ingest/).
+    out->inputs[kCatalogReadAtMs] = std::to_string(images.catalog->read_at_ms);
+    out->inputs["catalog_read_at"] = FormatRfc3339Millis(images.catalog->read_at_ms);
     std::string regions = "whole";
     if (params.detect != DetectPolicy::kWhole) {
       ASSIGN_OR_RETURN(DetectorManifest detector_manifest, LoadDetectorManifest(params.detector));
@@ -349,12 +359,25 @@ class Runner {
       ASSIGN_OR_RETURN(detector, Detector::Load(params.detector));
     }
 
+    // Listings deleted already are not fetched or embedded.
+    RETURN_IF_ERROR(ReadTombstones());
+    std::vector<const CatalogItem*> todo;
+    int64_t deleted = 0;
+    for (const CatalogItem& item : catalog.items) {
+      if (tombstones_.Hides(item.item_id, item.listed_at)) {
+        ++deleted;
+      } else {
+        todo.push_back(&item);
+      }
+    }
+    AddTombstoned(deleted);
+
     // Fetch on the fetcher's threads, decode (and detect) there too, embed
     // in batches; collect in catalog order.
     PhotoEmbedder& embedder = *model.embedder;
-    const size_t n = catalog.items.size();
+    const size_t n = todo.size();
     std::vector<std::string> urls;
-    for (const CatalogItem& item : catalog.items) urls.push_back(item.image_url);
+    for (const CatalogItem* item : todo) urls.push_back(item->image_url);
     PhotoBatch batch(embedder, detector.get(), params.detect, n);
     std::thread fetching([&] {
       images.fetcher->FetchAll(
@@ -368,7 +391,7 @@ class Runner {
     Stopwatch report;
     for (size_t i = 0; i < n && !Cancelled(); ++i) {
       EmbeddedPhoto photo = batch.Take(i);
-      const CatalogItem& item = catalog.items[i];
+      const CatalogItem& item = *todo[i];
       if (photo.model_failed) {
         if (model_error.ok()) model_error = photo.status;
         continue;
@@ -434,6 +457,21 @@ class Runner {
                        " (run them first, or build from images with --from-images --catalog ...)"));
     }
     out->inputs["rollup_of"] = absl::StrJoin(used, ",");
+    // As old as the oldest child's catalog read (unknown if any child's is).
+    int64_t oldest_read = INT64_MAX;
+    for (const auto& [key, manifest] : children) {
+      auto read = manifest.inputs.find(kCatalogReadAtMs);
+      int64_t ms = 0;
+      if (read == manifest.inputs.end() || !absl::SimpleAtoi(read->second, &ms)) {
+        oldest_read = 0;
+        break;
+      }
+      oldest_read = std::min(oldest_read, ms);
+    }
+    if (oldest_read > 0 && oldest_read != INT64_MAX) {
+      out->inputs[kCatalogReadAtMs] = std::to_string(oldest_read);
+      out->inputs["catalog_read_at"] = FormatRfc3339Millis(oldest_read);
+    }
     out->source_key = Sha256Hex(absl::StrCat("rollup\n", out->inputs["rollup_of"]));
     ASSIGN_OR_RETURN(bool reused, TryReuse(name, out));
     if (reused) return absl::OkStatus();
@@ -497,11 +535,19 @@ class Runner {
 
   absl::Status BuildStep(const std::string& name, const VectorsOut& vectors,
                          const std::string& spec, IndexOut* out) {
+    // Deleted listings are left out of the shard, also when its vectors were
+    // embedded before the delete (reused features, a rollup's children).
+    RETURN_IF_ERROR(ReadTombstones());
+    Filtered kept = WithoutDeleted(vectors.features);
     ASSIGN_OR_RETURN(std::optional<ArtifactManifest> previous, Newest(repo_, shard_key_));
     if (previous && previous->inputs.count("source_key") &&
-        previous->inputs.at("source_key") == vectors.source_key) {
+        previous->inputs.at("source_key") == vectors.source_key &&
+        previous->inputs.count(kTombstonedRows) &&
+        previous->inputs.at(kTombstonedRows) == std::to_string(kept.rows_removed)) {
+      // (Tombstones only add: the same count left out is the same rows.)
       out->reused = true;
       out->version = previous->version;
+      AddTombstoned(kept.items_removed);
       Note(name, absl::StrCat("reused ", shard_key_.Prefix(), previous->version));
       return absl::OkStatus();
     }
@@ -512,12 +558,79 @@ class Runner {
     build.index_spec = spec;
     build.work_dir = options_.work_dir;
     build.inputs = {{"source_key", vectors.source_key}, {"run_id", run_->run_id}};
+    for (const char* key : {kCatalogReadAtMs, "catalog_read_at"}) {
+      if (auto it = vectors.inputs.find(key); it != vectors.inputs.end()) build.inputs[key] = it->second;
+    }
     Progress(name, vectors.features.ids.size(), 0, 0);
-    ASSIGN_OR_RETURN(BuiltShard built,
-                     BuildShardFiles(build, vectors.features.ids, vectors.features.vectors));
-    Note(name, absl::StrCat(built.manifest.index, ", ", built.manifest.item_count, " items"));
-    out->built = std::move(built);
+    // A delete that arrives while the index builds is honoured too: look
+    // again after building, and build again without what it hides.
+    std::optional<BuiltShard> built;
+    for (int attempt = 0;; ++attempt) {
+      build.inputs[kTombstonedRows] = std::to_string(kept.rows_removed);
+      build.inputs["tombstones_through"] = std::to_string(tombstone_cursor_.next - 1);
+      ASSIGN_OR_RETURN(built, BuildShardFiles(build, kept.features.ids, kept.features.vectors,
+                                              kept.features.listed_at));
+      StallForTests();
+      RETURN_IF_ERROR(ReadTombstones());
+      Filtered again = WithoutDeleted(vectors.features);
+      if (again.rows_removed == kept.rows_removed || attempt == 3) break;
+      kept = std::move(again);
+    }
+    AddTombstoned(kept.items_removed);
+    Note(name, absl::StrCat(built->manifest.index, ", ", built->manifest.item_count, " items",
+                            kept.items_removed > 0
+                                ? absl::StrCat(", ", kept.items_removed, " deleted left out")
+                                : ""));
+    out->built = std::move(*built);
     return absl::OkStatus();
+  }
+
+  // The rows of `features` that no tombstone hides.
+  struct Filtered {
+    FeatureSet features;
+    int64_t rows_removed = 0, items_removed = 0;
+  };
+  Filtered WithoutDeleted(const FeatureSet& features) {
+    Filtered out;
+    const int dimension = model_.manifest.dimension;
+    std::string last_removed;
+    for (size_t row = 0; row < features.rows(); ++row) {
+      const int64_t listed_at = features.listed_at.empty() ? window_.begin : features.listed_at[row];
+      if (tombstones_.Hides(features.ids[row], listed_at)) {
+        ++out.rows_removed;
+        if (features.ids[row] != last_removed) ++out.items_removed;  // an item's rows are adjacent
+        last_removed = features.ids[row];
+        continue;
+      }
+      out.features.AppendRow(features, row, dimension);
+    }
+    if (out.features.listed_at.empty() && out.features.rows() > 0 && features.listed_at.empty()) {
+      out.features.listed_at.assign(out.features.rows(), window_.begin);
+    }
+    return out;
+  }
+
+  // Reads the repository's new tombstones into tombstones_.
+  absl::Status ReadTombstones() {
+    std::lock_guard<std::mutex> lock(tombstone_mu_);
+    absl::StatusOr<int> read = tombstone_log_.CatchUp(&tombstones_, &tombstone_cursor_);
+    if (!read.ok()) return Annotate(read.status(), "reading tombstones");
+    return absl::OkStatus();
+  }
+
+  void AddTombstoned(int64_t items) {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_->tombstoned += items;
+  }
+
+  // PHOTOSEARCH_TEST_STALL_BUILD_MS: the build step waits this long after
+  // building, so a test can delete during a run.
+  static void StallForTests() {
+    const char* stall = std::getenv("PHOTOSEARCH_TEST_STALL_BUILD_MS");
+    int ms = 0;
+    if (stall && absl::SimpleAtoi(stall, &ms) && ms > 0 && ms <= 600000) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
   }
 
   absl::Status PublishShardStep(const IndexOut& index, const FeaturesOut& features) {
@@ -545,8 +658,15 @@ class Runner {
   std::map<std::string, Outputs> outputs_;  // entries made before the steps run
   Stopwatch watch_;
 
-  std::mutex mu_;  // guards the failures in run_, notes_ and on_progress calls
+  std::mutex mu_;  // guards the failures and counts in run_, notes_ and on_progress calls
   std::map<std::string, std::string> notes_;
+
+  // The repository's tombstones, read when embedding and building start and
+  // again after building.
+  TombstoneLog tombstone_log_{&repo_.store()};
+  std::mutex tombstone_mu_;  // serialises reads into the set
+  TombstoneSet tombstones_;
+  TombstoneCursor tombstone_cursor_;
 };
 
 }  // namespace

@@ -75,6 +75,28 @@ int64_t FallbackListedAt(const ArtifactKey& key) {
 
 }  // namespace
 
+FixedShardSource::FixedShardSource(std::string model_id, const std::vector<ShardHandle>& shards)
+    : model_id_(std::move(model_id)), view_([&] {
+        auto view = std::make_shared<ShardSet>();
+        for (const ShardHandle& s : shards) (*view)[s->shard_name()] = s;
+        return view;
+      }()) {}
+
+ShardHandle LiveShardHandle(std::shared_ptr<LiveShard> live, const std::string& model_id,
+                            int dimension, const std::string& window) {
+  auto loaded = std::make_shared<LoadedShard>();
+  loaded->key = ArtifactKey{"live", model_id, window, 0, 1};
+  loaded->manifest.kind = "live";
+  loaded->manifest.model_id = model_id;
+  loaded->manifest.dimension = dimension;
+  loaded->manifest.window = window;
+  loaded->manifest.version = 1;
+  loaded->manifest.index = "live:hnsw";
+  loaded->live = std::move(live);
+  loaded->loaded_at = NowRfc3339();
+  return loaded;
+}
+
 bool ShardSelection::Selects(const ArtifactKey& key, int64_t now) const {
   if (!windows.empty()) {
     bool any = false;

@@ -103,6 +103,23 @@ class ShardSource {
   virtual std::shared_ptr<const ShardSet> View() const = 0;
 };
 
+// A fixed set of shards (an ingest serves its live shard so).
+class FixedShardSource : public ShardSource {
+ public:
+  FixedShardSource(std::string model_id, const std::vector<ShardHandle>& shards);
+  const std::string& model_id() const override { return model_id_; }
+  std::shared_ptr<const ShardSet> View() const override { return view_; }
+
+ private:
+  const std::string model_id_;
+  const std::shared_ptr<const ShardSet> view_;
+};
+
+// `live` as a served shard named `window` ("live/<name>", partition 0 of 1,
+// version 1).
+ShardHandle LiveShardHandle(std::shared_ptr<LiveShard> live, const std::string& model_id,
+                            int dimension, const std::string& window);
+
 class ShardManager : public ShardSource {
  public:
   // REQUIRES: `repository` outlives the manager.
