@@ -20,3 +20,4 @@ photosearch_test(pipeline_test SOURCES pipeline/catalog_test.cc
   LIBS ps_pipeline)
 photosearch_test(discovery_test SOURCES discovery/registration_test.cc discovery/etcd_test.cc
   discovery/static_directory_test.cc LIBS ps_discovery TIMEOUT 300)
+photosearch_test(ingest_unit_test SOURCES ingest/ingest_test.cc LIBS ps_ingest)

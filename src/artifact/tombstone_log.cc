@@ -6,14 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/sha256.h"
 #include "base/status_macros.h"
 
 namespace photosearch {
 namespace {
 
-constexpr std::string_view kMagic = "PSTOMB1\n";
-constexpr size_t kDigestHex = 64;
 constexpr uint32_t kMaxIdBytes = 4096;
 constexpr char kBatchPrefix[] = "tombstones/log/";
 constexpr char kSnapshotPrefix[] = "tombstones/snapshot/";
@@ -21,21 +18,6 @@ constexpr char kSnapshotPrefix[] = "tombstones/snapshot/";
 // batch may have been compacted away while it was not looking).
 constexpr int kPollsPerSnapshotCheck = 20;
 constexpr int kMaxAppendAttempts = 1000;
-
-template <typename T>
-void AppendLe(std::string* out, T value) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool ReadLe(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
-}
 
 // The number at the end of a log or snapshot key, or 0.
 int64_t SeqOf(std::string_view key, std::string_view prefix) {
@@ -61,49 +43,6 @@ absl::Status ValidateBatch(const std::vector<Tombstone>& batch) {
 }
 
 }  // namespace
-
-std::string EncodeTombstones(const std::vector<Tombstone>& tombstones) {
-  std::string out(kMagic);
-  AppendLe<uint64_t>(&out, tombstones.size());
-  for (const Tombstone& t : tombstones) {
-    AppendLe<int64_t>(&out, t.deleted_at);
-    AppendLe<uint32_t>(&out, static_cast<uint32_t>(t.item_id.size()));
-    out += t.item_id;
-  }
-  out += Sha256Hex(out);
-  return out;
-}
-
-absl::StatusOr<std::vector<Tombstone>> DecodeTombstones(std::string_view data) {
-  if (data.size() < kMagic.size() + sizeof(uint64_t) + kDigestHex ||
-      data.substr(0, kMagic.size()) != kMagic) {
-    return absl::DataLossError("tombstones: not a tombstone file (bad magic or too short)");
-  }
-  std::string_view body = data.substr(0, data.size() - kDigestHex);
-  if (Sha256Hex(body) != data.substr(body.size())) {
-    return absl::DataLossError("tombstones: checksum mismatch");
-  }
-  body.remove_prefix(kMagic.size());
-  uint64_t count = 0;
-  ReadLe(&body, &count);
-  // Every tombstone takes at least 13 bytes (time, length, one byte of id).
-  if (count > body.size() / 13) return absl::DataLossError("tombstones: bad count");
-  std::vector<Tombstone> out;
-  out.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    Tombstone t;
-    uint32_t length = 0;
-    if (!ReadLe(&body, &t.deleted_at) || !ReadLe(&body, &length) || length == 0 ||
-        length > kMaxIdBytes || length > body.size()) {
-      return absl::DataLossError(absl::StrCat("tombstones: truncated at entry ", i));
-    }
-    t.item_id.assign(body.substr(0, length));
-    body.remove_prefix(length);
-    out.push_back(std::move(t));
-  }
-  if (!body.empty()) return absl::DataLossError("tombstones: trailing bytes");
-  return out;
-}
 
 std::string TombstoneBatchKey(int64_t seq) { return absl::StrFormat("%s%020d", kBatchPrefix, seq); }
 
