@@ -565,6 +565,7 @@ class Runner {
     // A delete that arrives while the index builds is honoured too: look
     // again after building, and build again without what it hides.
     std::optional<BuiltShard> built;
+    int64_t deleted_during_build = 0;
     for (int attempt = 0;; ++attempt) {
       build.inputs[kTombstonedRows] = std::to_string(kept.rows_removed);
       build.inputs["tombstones_through"] = std::to_string(tombstone_cursor_.next - 1);
@@ -574,13 +575,18 @@ class Runner {
       RETURN_IF_ERROR(ReadTombstones());
       Filtered again = WithoutDeleted(vectors.features);
       if (again.rows_removed == kept.rows_removed || attempt == 3) break;
+      deleted_during_build += again.items_removed - kept.items_removed;
       kept = std::move(again);
     }
     AddTombstoned(kept.items_removed);
-    Note(name, absl::StrCat(built->manifest.index, ", ", built->manifest.item_count, " items",
-                            kept.items_removed > 0
-                                ? absl::StrCat(", ", kept.items_removed, " deleted left out")
-                                : ""));
+    Note(name, absl::StrCat(
+                   built->manifest.index, ", ", built->manifest.item_count, " items",
+                   kept.items_removed > 0 ? absl::StrCat(", ", kept.items_removed, " deleted left out")
+                                          : "",
+                   deleted_during_build > 0
+                       ? absl::StrCat(" (built again: ", deleted_during_build,
+                                      " deleted while it was building)")
+                       : ""));
     out->built = std::move(*built);
     return absl::OkStatus();
   }
