@@ -120,10 +120,7 @@ class ClusterTest : public ::testing::Test {
                 "--poll-seconds", "1"};
       p.args.insert(p.args.end(), select.begin(), select.end());
       p.child = std::make_unique<testing::ChildProcess>(p.args);
-      std::string line = p.child->WaitForLine("listening on", std::chrono::seconds(180));
-      std::smatch m;
-      static const std::regex kAddress(R"(listening on (127\.0\.0\.1:\d+))");
-      if (std::regex_search(line, m, kAddress)) p.address = m[1];
+      p.address = testing::WaitForGrpcAddress(*p.child, std::chrono::seconds(180));
       return p;
     }
 

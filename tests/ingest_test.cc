@@ -103,6 +103,7 @@ class IngestTest : public ::testing::Test {
     int redis_port = -1, etcd_port = -1;
     std::map<std::string, Process> servers;
     Process gateway;
+    Process serve;  // one process over the same repository: tombstones apply there too
     std::map<std::string, Process> ingests;
     bool ok = false;
 
@@ -143,10 +144,7 @@ class IngestTest : public ::testing::Test {
                 "--etcd", Etcd(), "--lease-ttl", "3", "--poll-seconds", "1"};
       p.args.insert(p.args.end(), select.begin(), select.end());
       p.child = std::make_unique<testing::ChildProcess>(p.args);
-      std::smatch m;
-      std::string line = p.child->WaitForLine("listening on", std::chrono::seconds(180));
-      static const std::regex kAddress(R"(listening on (127\.0\.0\.1:\d+))");
-      if (std::regex_search(line, m, kAddress)) p.grpc = m[1];
+      p.grpc = testing::WaitForGrpcAddress(*p.child, std::chrono::seconds(180));
       return p;
     }
 
@@ -158,14 +156,11 @@ class IngestTest : public ::testing::Test {
       p.args = {testing::PhotosearchBin(), "ingest", "--redis", Redis(), "--consumer", consumer,
                 "--repo", repo_dir, "--port", "0", "--http-port", "0", "--etcd", Etcd(),
                 "--lease-ttl", "3", "--file-root", photos_root, "--wal", dir / ("wal-" + consumer),
-                "--cache-dir", dir / ("cache-" + consumer), "--max-batch", "8",
+                "--cache-dir", dir / ("cache-" + consumer), "--max-batch", "4",
                 "--handover-delay-ms", "1000", "--claim-idle-ms", "3000"};
       p.child = std::make_unique<testing::ChildProcess>(p.args);
-      std::string line = p.child->WaitForLine("listening on", std::chrono::seconds(180));
-      std::smatch m;
-      static const std::regex kAddress(R"(listening on (127\.0\.0\.1:\d+))");
-      if (std::regex_search(line, m, kAddress)) p.grpc = m[1];
-      line = p.child->WaitForLine("status on http://", std::chrono::seconds(30));
+      p.grpc = testing::WaitForGrpcAddress(*p.child, std::chrono::seconds(180));
+      std::string line = p.child->WaitForLine("status on http://", std::chrono::seconds(30));
       if (!line.empty()) p.http = std::atoi(line.c_str() + line.rfind(':') + 1);
       return p;
     }
@@ -236,6 +231,10 @@ class IngestTest : public ::testing::Test {
       std::string line = gateway.child->WaitForLine("listening on http://", std::chrono::seconds(180));
       ASSERT_FALSE(line.empty()) << "the gateway did not start";
       gateway.http = std::atoi(line.c_str() + line.rfind(':') + 1);
+      serve.child = testing::StartServe(
+          {"--repo", repo_dir, "--poll-seconds", "1", "--detector", "none", "--max-batch", "1"},
+          &serve.http);
+      ASSERT_GT(serve.http, 0) << "serve did not start";
       ingests["c1"] = StartIngest("c1");
       ASSERT_GT(ingests["c1"].http, 0) << "the ingest did not start";
       ok = true;
@@ -572,10 +571,43 @@ TEST_F(IngestTest, Deletes) {
   std::printf("50 deletes over day, hour and live shards gone after %.2f s\n", gone_after);
   EXPECT_TRUE(still.empty()) << still.size() << " deleted items still returned";
   EXPECT_LE(gone_after, 2.0);
+  // `serve` over the same repository hides the batch shards' deleted items
+  // as fast (the live ones it never had).
+  auto in_serve = [](const std::string& id) {
+    Answer a = Search(id, 50, env_->serve.http);
+    return std::find(a.ids.begin(), a.ids.end(), id) != a.ids.end();
+  };
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return std::none_of(deleted.begin() + 16, deleted.end(), in_serve);
+      },
+      2))
+      << "serve still returns deleted items";
+  EXPECT_TRUE(in_serve("d-20"));
   // k results still come back, and the others are still found.
   EXPECT_EQ(Search("d-20", 50).ids.size(), 50u);
   EXPECT_TRUE(FoundFirst("d-20"));
   EXPECT_TRUE(FoundFirst("h-20"));
+
+  // Order-free and idempotent: a delete older than a listing does not hide
+  // it, the same delete twice changes nothing, and an item listed again
+  // after its delete is searchable again.
+  const std::string again = NewItem("re-1");
+  Put(*redis, again, "2026-03-10T05:00:00Z");  // March: never built here
+  ASSERT_TRUE(WaitFor([&] { return FoundFirst(again); }, 10));
+  auto dated_delete = [&](const std::string& at) {
+    ASSERT_TRUE(redis->Command({"XADD", "listings", "*", "op", "delete", "item_id", again,
+                                "deleted_at", at})
+                    .ok());
+  };
+  dated_delete("2026-03-10T06:00:00Z");
+  dated_delete("2026-03-10T06:00:00Z");
+  EXPECT_TRUE(WaitFor([&] { return !Returned(again, 50); }, 2));
+  Put(*redis, again, "2026-03-10T07:00:00Z");  // listed again, the same photo
+  EXPECT_TRUE(WaitFor([&] { return FoundFirst(again); }, 10)) << "a relisted item stays hidden";
+  dated_delete("2026-03-10T06:30:00Z");  // older than the new listing
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_TRUE(FoundFirst(again)) << "an older delete hid a newer listing";
 
   // Batch builds after the deletes leave them out and count them.
   for (int i = 0; i < 16; ++i) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "artifact/tombstone_log.h"
+#include "base/little_endian.h"
 #include "base/sha256.h"
 
 namespace photosearch {
@@ -12,21 +13,6 @@ namespace {
 constexpr std::string_view kMagic = "PSTOMB1\n";
 constexpr size_t kDigestHex = 64;
 constexpr uint32_t kMaxIdBytes = 4096;
-
-template <typename T>
-void AppendLe(std::string* out, T value) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool ReadLe(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
-}
 
 }  // namespace
 

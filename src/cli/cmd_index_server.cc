@@ -96,16 +96,9 @@ int RunIndexServer(const IndexServerFlags& flags) {
 
   std::unique_ptr<EtcdRegistrar> registrar;
   if (!flags.etcd.empty()) {
-    registrar = std::make_unique<EtcdRegistrar>(flags.etcd, kDefaultPrefix, flags.lease_ttl);
-    if (absl::Status set = registrar->Set(RegistrationsOf(*s.shards, address)); !set.ok()) {
-      return Fail("index-server", set);
-    }
-    absl::Status started = registrar->Start();
-    if (started.code() == absl::StatusCode::kInvalidArgument ||
-        started.code() == absl::StatusCode::kFailedPrecondition) {
-      return Fail("index-server", started);
-    }
-    if (!started.ok()) spdlog::warn("etcd: {}; registering when it answers", std::string(started.message()));
+    auto started = StartRegistrar(flags.etcd, flags.lease_ttl, RegistrationsOf(*s.shards, address));
+    if (!started.ok()) return Fail("index-server", started.status());
+    registrar = std::move(*started);
   }
 
   // Keep the registrations equal to what is served (versions swap, windows age out).

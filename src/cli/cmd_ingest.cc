@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "artifact/window.h"
 #include "base/json_fields.h"
+#include "base/thread_priority.h"
 #include "cli/common.h"
 #include "cli/query_stack.h"
 #include "cli/side_services.h"
@@ -21,6 +22,7 @@ namespace photosearch {
 namespace {
 
 constexpr int kLiveVersion = 1;
+constexpr int kEmbedNice = 19;
 
 std::string StatusJson(const IngestStatus& s, const std::string& window) {
   nlohmann::json hours = nlohmann::json::object();
@@ -65,7 +67,12 @@ int RunIngest(const IngestFlags& flags) {
   auto store = OpenStore(flags.repo);
   if (!store.ok()) return Fail("ingest", store.status());
   Repository repository(std::move(*store));
-  auto embedder = LoadModel(flags.model, DecodeLimits{}, /*default_replicas=*/1);
+  // Embedding is background work beside the queries the live shard answers:
+  // its threads (the model's, and the fetchers' that decode) run at nice 19
+  // and SCHED_IDLE, so the queries' threads always find a core.
+  // Throughput, not one photo's latency (the gateway embeds queries): one
+  // single-threaded replica per core, as `index` and `pipeline run` use it.
+  auto embedder = LoadModel(flags.model, DecodeLimits{}, /*default_replicas=*/0, kEmbedNice);
   if (!embedder.ok()) return Fail("ingest", embedder.status());
   const ModelManifest& model = (*embedder)->manifest();
   auto detector = LoadDetectorFor(*policy, flags.detector);
@@ -147,16 +154,9 @@ int RunIngest(const IngestFlags& flags) {
       r.items = static_cast<int64_t>(shard->items());
       return std::vector<Registration>{r};
     };
-    registrar = std::make_unique<EtcdRegistrar>(flags.etcd, kDefaultPrefix, flags.lease_ttl);
-    if (absl::Status set = registrar->Set(registrations()); !set.ok()) return Fail("ingest", set);
-    absl::Status started = registrar->Start();
-    if (started.code() == absl::StatusCode::kInvalidArgument ||
-        started.code() == absl::StatusCode::kFailedPrecondition) {
-      return Fail("ingest", started);
-    }
-    if (!started.ok()) {
-      spdlog::warn("etcd: {}; registering when it answers", std::string(started.message()));
-    }
+    auto started = StartRegistrar(flags.etcd, flags.lease_ttl, registrations());
+    if (!started.ok()) return Fail("ingest", started.status());
+    registrar = std::move(*started);
     // Item counts change as events come; the registration follows every 5 s.
     publisher = std::make_unique<RegistrationPublisher>(registrar.get(), registrations, 5000);
   }
@@ -182,7 +182,11 @@ int RunIngest(const IngestFlags& flags) {
   }
 
   std::atomic<bool> stopping{false};
-  std::thread consumer([&] { ingester.Run(stopping); });
+  std::thread consumer([&] {
+    // The fetch threads it starts (which decode) inherit this.
+    LowerThisThreadPriority(kEmbedNice);
+    ingester.Run(stopping);
+  });
   std::thread handover([&] { ingester.RunHandover(stopping); });
   StopOnSignal stop([&](int) {
     stopping = true;

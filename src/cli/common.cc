@@ -25,7 +25,8 @@ int Fail(const std::string& command, const absl::Status& status) {
 
 absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags,
                                                          const DecodeLimits& limits,
-                                                         int default_replicas) {
+                                                         int default_replicas,
+                                                         int worker_nice) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   PhotoEmbedderOptions options;
   options.replicas = flags.replicas > 0     ? flags.replicas
@@ -40,6 +41,7 @@ absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags
     options.embedder.calibrate_max_batch = 32;
   }
   options.limits = limits;
+  options.batching.nice = worker_nice;
   return PhotoEmbedder::Load(flags.model, options);
 }
 

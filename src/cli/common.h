@@ -22,9 +22,12 @@ std::string ShardCacheDir(const std::string& repo_url);
 
 // Loads the model named by the flags, with the given decode limits.
 // `default_replicas` applies when --replicas is 0 (0 here: one per core).
+// `worker_nice` > 0 makes the forward passes yield to the process's other
+// threads (BatchingEmbedder::Options::nice).
 absl::StatusOr<std::unique_ptr<PhotoEmbedder>> LoadModel(const ModelFlags& flags,
                                                          const DecodeLimits& limits,
-                                                         int default_replicas);
+                                                         int default_replicas,
+                                                         int worker_nice = 0);
 
 // The detector for a DetectPolicy: none for kWhole or `path` "none", else the
 // manifest at `path` ("" = DefaultDetectorPath()).

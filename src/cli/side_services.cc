@@ -52,26 +52,26 @@ void ProbeHttp::Stop() {
 RegistrationPublisher::RegistrationPublisher(
     EtcdRegistrar* registrar, std::function<std::vector<Registration>()> registrations,
     int interval_ms) {
-  thread_ = std::thread([this, registrar, registrations, interval_ms] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stopping_; })) {
-      lock.unlock();
-      absl::Status set = registrar->Set(registrations());
-      if (!set.ok()) spdlog::debug("etcd: {}", std::string(set.message()));
-      lock.lock();
-    }
+  thread_.Start(interval_ms, [registrar, registrations] {
+    absl::Status set = registrar->Set(registrations());
+    if (!set.ok()) spdlog::debug("etcd: {}", std::string(set.message()));
   });
 }
 
-RegistrationPublisher::~RegistrationPublisher() { Stop(); }
-
-void RegistrationPublisher::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+absl::StatusOr<std::unique_ptr<EtcdRegistrar>> StartRegistrar(const std::string& etcd,
+                                                              int lease_ttl,
+                                                              std::vector<Registration> initial) {
+  auto registrar = std::make_unique<EtcdRegistrar>(etcd, kDefaultPrefix, lease_ttl);
+  if (absl::Status set = registrar->Set(std::move(initial)); !set.ok()) return set;
+  absl::Status started = registrar->Start();
+  if (started.code() == absl::StatusCode::kInvalidArgument ||
+      started.code() == absl::StatusCode::kFailedPrecondition) {
+    return started;
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!started.ok()) {
+    spdlog::warn("etcd: {}; registering when it answers", std::string(started.message()));
+  }
+  return registrar;
 }
 
 }  // namespace photosearch

@@ -5,17 +5,16 @@
 // Thread-safety: Start/Stop from one thread; handlers run on httplib's pool.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/metrics.h"
+#include "base/periodic.h"
 #include "discovery/etcd_registrar.h"
 
 namespace httplib {
@@ -47,14 +46,17 @@ class RegistrationPublisher {
   RegistrationPublisher(EtcdRegistrar* registrar,
                         std::function<std::vector<Registration>()> registrations,
                         int interval_ms = 500);
-  ~RegistrationPublisher();
-  void Stop();
+  void Stop() { thread_.Stop(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;
 };
+
+// Registers `initial` in etcd under one lease kept alive by a registrar.
+// An etcd that does not answer yet is logged, not an error (the registrar
+// keeps trying); a bad endpoint or registration is.
+absl::StatusOr<std::unique_ptr<EtcdRegistrar>> StartRegistrar(const std::string& etcd,
+                                                              int lease_ttl,
+                                                              std::vector<Registration> initial);
 
 }  // namespace photosearch

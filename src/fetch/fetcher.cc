@@ -326,7 +326,11 @@ absl::StatusOr<std::string> Fetcher::Fetch(const std::string& url, bool* from_ca
     stats_.failures++;
     return absl::InvalidArgumentError("bad URL: empty, too long, or with spaces or control bytes");
   }
-  if (auto cached = impl_->CacheGet(url)) {
+  // A local file is read where it is: copying it into the cache would cost a
+  // write and an fsync per photo and could serve a stale copy of a file
+  // that changed.
+  const bool local = absl::StartsWith(url, "file://");
+  if (auto cached = local ? std::nullopt : impl_->CacheGet(url)) {
     stats_.cache_hits++;
     if (from_cache) *from_cache = true;
     return *std::move(cached);
@@ -353,7 +357,7 @@ absl::StatusOr<std::string> Fetcher::Fetch(const std::string& url, bool* from_ca
   }
   stats_.downloads++;
   stats_.bytes += static_cast<int64_t>(attempt.bytes->size());
-  impl_->CachePut(url, *attempt.bytes);
+  if (!local) impl_->CachePut(url, *attempt.bytes);
   return attempt.bytes;
 }
 

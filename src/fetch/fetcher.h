@@ -6,7 +6,8 @@
 // Cache entries are named by the sha256 of the URL (catalog image URLs are
 // immutable, as a marketplace's are); a hit refreshes the entry's age. The
 // cache directory may be shared by processes: entries are written under a
-// temporary name and renamed into place.
+// temporary name and renamed into place. file:// URLs are read in place and
+// never cached (a copy would cost a write per photo, and could go stale).
 //
 // What is retried: connection errors, timeouts, HTTP 5xx and 429. What is not:
 // 4xx, a body over the limit, a bad URL. Every failure says why in one line.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
+#include "base/little_endian.h"
 #include "base/status_macros.h"
 
 namespace photosearch {
@@ -17,21 +18,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view kIdsMagic = "PSIDS1\n";
 constexpr std::string_view kTimesMagic = "PSTIME1\n";
 constexpr uint32_t kMaxIdBytes = 4096;
-
-template <typename T>
-void AppendLe(std::string* out, T value) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));  // x86-64 and arm64 are little-endian
-  out->append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool ReadLe(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
-}
 
 }  // namespace
 

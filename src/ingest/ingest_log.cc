@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/files.h"
+#include "base/little_endian.h"
 #include "base/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -35,14 +36,8 @@ absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-template <typename T>
-void Put(std::string* out, T value) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
 void PutString(std::string* out, std::string_view s) {
-  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  AppendLe<uint32_t>(out, static_cast<uint32_t>(s.size()));
   out->append(s);
 }
 
@@ -51,10 +46,7 @@ class Reader {
   explicit Reader(std::string_view data) : data_(data) {}
   template <typename T>
   bool Get(T* value) {
-    if (data_.size() < sizeof(T)) return false;
-    std::memcpy(value, data_.data(), sizeof(T));
-    data_.remove_prefix(sizeof(T));
-    return true;
+    return ReadLe(&data_, value);
   }
   bool GetString(std::string* s) {
     uint32_t n = 0;
@@ -78,8 +70,8 @@ class Reader {
 
 std::string Frame(const std::string& payload) {
   std::string out;
-  Put<uint32_t>(&out, static_cast<uint32_t>(payload.size()));
-  Put<uint32_t>(&out, static_cast<uint32_t>(
+  AppendLe<uint32_t>(&out, static_cast<uint32_t>(payload.size()));
+  AppendLe<uint32_t>(&out, static_cast<uint32_t>(
                           crc32(0, reinterpret_cast<const Bytef*>(payload.data()), payload.size())));
   return out + payload;
 }
@@ -138,14 +130,14 @@ bool ParsePutsName(const std::string& name, std::string* hour, int64_t* generati
 
 std::string EncodeLogRecord(const LoggedPut& put) {
   std::string p;
-  Put<uint8_t>(&p, kPutRecord);
+  AppendLe<uint8_t>(&p, kPutRecord);
   PutString(&p, put.listing.event_id);
   PutString(&p, put.listing.item_id);
-  Put<int64_t>(&p, put.listing.listed_at);
-  Put<int64_t>(&p, put.listing.event_ms);
+  AppendLe<int64_t>(&p, put.listing.listed_at);
+  AppendLe<int64_t>(&p, put.listing.event_ms);
   PutString(&p, put.listing.image_url);
-  Put<uint32_t>(&p, static_cast<uint32_t>(put.vectors.size()));
-  Put<uint32_t>(&p, static_cast<uint32_t>(put.vectors.empty() ? 0 : put.vectors[0].size()));
+  AppendLe<uint32_t>(&p, static_cast<uint32_t>(put.vectors.size()));
+  AppendLe<uint32_t>(&p, static_cast<uint32_t>(put.vectors.empty() ? 0 : put.vectors[0].size()));
   for (const std::vector<float>& v : put.vectors) {
     p.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
   }
@@ -154,11 +146,11 @@ std::string EncodeLogRecord(const LoggedPut& put) {
 
 std::string EncodeLogRecord(const LoggedDelete& del) {
   std::string p;
-  Put<uint8_t>(&p, kDeleteRecord);
+  AppendLe<uint8_t>(&p, kDeleteRecord);
   PutString(&p, del.event_id);
   PutString(&p, del.item_id);
-  Put<int64_t>(&p, del.deleted_at);
-  Put<int64_t>(&p, del.event_ms);
+  AppendLe<int64_t>(&p, del.deleted_at);
+  AppendLe<int64_t>(&p, del.event_ms);
   return Frame(p);
 }
 

@@ -109,6 +109,12 @@ void Ingester::Sleep(int ms, const std::atomic<bool>& stop) {
 void Ingester::Run(const std::atomic<bool>& stop) {
   int backoff_ms = options_.backoff_min_ms;
   std::string last_error;
+  std::unique_ptr<Work> inflight;
+  auto finish_inflight = [&]() -> absl::Status {
+    if (!inflight) return absl::OkStatus();
+    std::unique_ptr<Work> work = std::move(inflight);
+    return Finish(std::move(work));
+  };
   auto failed = [&](const absl::Status& status) {
     redis_errors_->Increment();
     std::string error(status.message());
@@ -136,7 +142,13 @@ void Ingester::Run(const std::atomic<bool>& stop) {
     }
     const std::string count = std::to_string(options_.batch);
     absl::Status done;
-    if (read_pending_) {
+    const bool claim_due = NowUnixMillis() - last_claim_ms_ >= options_.claim_every_ms;
+    if (inflight && (read_pending_ || claim_due)) {
+      // Pending and claimed entries are processed alone, never beside a batch
+      // that may hold them too.
+      done = finish_inflight();
+      if (!done.ok()) read_pending_ = true;
+    } else if (read_pending_) {
       // Entries delivered to this consumer but never acked (a crash, a
       // failure): read them again first.
       absl::StatusOr<RedisReply> reply =
@@ -146,7 +158,7 @@ void Ingester::Run(const std::atomic<bool>& stop) {
           reply.ok() ? ParseReadReply(*reply) : reply.status();
       if (entries.ok() && entries->empty()) read_pending_ = false;
       done = entries.ok() ? Process(std::move(*entries)) : entries.status();
-    } else if (NowUnixMillis() - last_claim_ms_ >= options_.claim_every_ms) {
+    } else if (claim_due) {
       last_claim_ms_ = NowUnixMillis();
       std::string cursor = "0-0";
       for (int round = 0; round < kClaimRoundsPerPass && done.ok(); ++round) {
@@ -163,13 +175,25 @@ void Ingester::Run(const std::atomic<bool>& stop) {
         if (cursor == "0-0") break;
       }
     } else {
-      absl::StatusOr<RedisReply> reply = redis_->Command(
-          {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", count, "BLOCK",
-           std::to_string(options_.block_ms), "STREAMS", options_.stream, ">"},
-          options_.block_ms);
+      // New entries, two batches in flight: the next one is read, fetched
+      // and queued for the model while the previous one is logged, applied
+      // and acknowledged, so the model does not wait for those. Block only
+      // when nothing is in flight.
+      std::vector<std::string> args = {"XREADGROUP", "GROUP", options_.group, options_.consumer,
+                                       "COUNT", count};
+      if (!inflight) {
+        args.push_back("BLOCK");
+        args.push_back(std::to_string(options_.block_ms));
+      }
+      args.insert(args.end(), {"STREAMS", options_.stream, ">"});
+      absl::StatusOr<RedisReply> reply = redis_->Command(args, inflight ? 0 : options_.block_ms);
       absl::StatusOr<std::vector<StreamEntry>> entries =
           reply.ok() ? ParseReadReply(*reply) : reply.status();
-      done = entries.ok() ? Process(std::move(*entries)) : entries.status();
+      std::unique_ptr<Work> next;
+      if (entries.ok() && !entries->empty()) next = Begin(std::move(*entries));
+      done = finish_inflight();
+      inflight = std::move(next);
+      if (done.ok() && !entries.ok()) done = entries.status();
     }
     if (!done.ok()) {
       if (absl::StrContains(done.message(), "NOGROUP")) redis_.reset();  // the stream was deleted
@@ -181,11 +205,16 @@ void Ingester::Run(const std::atomic<bool>& stop) {
     if (!last_error.empty()) spdlog::info("ingest: consuming again");
     last_error.clear();
   }
+  // Stopping: what is in flight is logged and acknowledged (or comes back).
+  if (absl::Status last = finish_inflight(); !last.ok()) {
+    spdlog::warn("ingest: {}", std::string(last.message()));
+  }
 }
 
-absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
-  if (entries.empty()) return absl::OkStatus();
-  const TombstoneSet& set = tombstones_->set();
+// A batch of entries between Begin (parsed, its photos fetched and queued
+// for the model) and Finish (collected, logged, applied, acknowledged).
+struct Ingester::Work {
+  std::vector<StreamEntry> entries;
   std::vector<std::string> acks;
   std::vector<std::pair<size_t, std::string>> dead;  // entry, reason
   std::vector<LoggedDelete> deletes;
@@ -194,19 +223,33 @@ absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
     LiveListing listing;
   };
   std::vector<ToEmbed> to_embed;
-  auto result = [this](const char* what) {
-    metrics_->GetCounter("photosearch_ingest_events_total", "Events consumed, by outcome",
-                         {{"result", what}})
-        ->Increment();
-  };
-  for (size_t i = 0; i < entries.size(); ++i) {
-    absl::StatusOr<ListingEvent> event = ParseListingEvent(entries[i]);
+  std::vector<std::string> urls;
+  std::unique_ptr<PhotoBatch> batch;
+  std::thread fetching;
+
+  ~Work() {
+    if (fetching.joinable()) fetching.join();
+  }
+};
+
+void Ingester::Count(const char* result) {
+  metrics_->GetCounter("photosearch_ingest_events_total", "Events consumed, by outcome",
+                       {{"result", result}})
+      ->Increment();
+}
+
+std::unique_ptr<Ingester::Work> Ingester::Begin(std::vector<StreamEntry> entries) {
+  auto work = std::make_unique<Work>();
+  work->entries = std::move(entries);
+  const TombstoneSet& set = tombstones_->set();
+  for (size_t i = 0; i < work->entries.size(); ++i) {
+    absl::StatusOr<ListingEvent> event = ParseListingEvent(work->entries[i]);
     if (!event.ok()) {
-      dead.emplace_back(i, std::string(event.status().message()));
+      work->dead.emplace_back(i, std::string(event.status().message()));
       continue;
     }
     if (event->op == ListingEvent::Op::kDelete) {
-      deletes.push_back({event->event_id, event->item_id, event->deleted_at, event->event_ms});
+      work->deletes.push_back({event->event_id, event->item_id, event->deleted_at, event->event_ms});
       continue;
     }
     LiveListing listing{event->item_id, event->listed_at, event->event_ms, event->image_url,
@@ -215,10 +258,10 @@ absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
     if (check == LiveShard::PutResult::kUnchanged || check == LiveShard::PutResult::kOlder ||
         check == LiveShard::PutResult::kDeleted) {
       // Delivered again, superseded or deleted: nothing to fetch or embed.
-      result(check == LiveShard::PutResult::kUnchanged ? "repeated"
-             : check == LiveShard::PutResult::kOlder   ? "older"
-                                                       : "deleted");
-      acks.push_back(event->event_id);
+      Count(check == LiveShard::PutResult::kUnchanged ? "repeated"
+            : check == LiveShard::PutResult::kOlder   ? "older"
+                                                      : "deleted");
+      work->acks.push_back(event->event_id);
       continue;
     }
     std::string taken;
@@ -227,72 +270,81 @@ absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
       taken = handover_.TakenOverBy(listing);
     }
     if (!taken.empty()) {  // a batch shard holds it already (a late redelivery)
-      result("in_batch_shard");
-      acks.push_back(event->event_id);
+      Count("in_batch_shard");
+      work->acks.push_back(event->event_id);
       continue;
     }
-    to_embed.push_back({i, std::move(listing)});
+    work->urls.push_back(listing.image_url);
+    work->to_embed.push_back({i, std::move(listing)});
   }
-
-  // Fetch on the fetcher's threads, decode there, embed in batches.
-  std::vector<LoggedPut> puts;
-  if (!to_embed.empty()) {
-    PhotoBatch batch(*embedder_, detector_, options_.detect, to_embed.size());
-    std::vector<std::string> urls;
-    for (const ToEmbed& e : to_embed) urls.push_back(e.listing.image_url);
-    std::thread fetching([&] {
-      fetcher_->FetchAll(urls, [&](size_t i, absl::StatusOr<std::string> bytes) {
-        batch.Add(i, std::move(bytes));
+  // Fetch on the fetcher's threads, which decode and queue the forward
+  // passes; Finish collects. Meanwhile the consumer may begin the next batch.
+  if (!work->to_embed.empty()) {
+    work->batch = std::make_unique<PhotoBatch>(*embedder_, detector_, options_.detect,
+                                               work->to_embed.size());
+    Work* w = work.get();
+    w->fetching = std::thread([this, w] {
+      fetcher_->FetchAll(w->urls, [w](size_t i, absl::StatusOr<std::string> bytes) {
+        w->batch->Add(i, std::move(bytes));
       });
-      batch.Close();
+      w->batch->Close();
     });
-    absl::Status model_error;
-    for (size_t i = 0; i < to_embed.size(); ++i) {
-      EmbeddedPhoto photo = batch.Take(i);
-      if (photo.model_failed) {
-        if (model_error.ok()) model_error = photo.status;
-      } else if (!photo.status.ok()) {
-        dead.emplace_back(to_embed[i].entry,
-                          absl::StrCat("photo ", to_embed[i].listing.image_url.substr(0, 256), ": ",
-                                       photo.status.message()));
-      } else {
-        puts.push_back({std::move(to_embed[i].listing), std::move(photo.vectors)});
-      }
-    }
-    fetching.join();
-    // The model failed, not the events: ack none, read them again later.
-    if (!model_error.ok()) return Annotate(model_error, "embedding");
   }
+  return work;
+}
+
+absl::Status Ingester::Finish(std::unique_ptr<Work> work) {
+  const TombstoneSet& set = tombstones_->set();
+  std::vector<std::string>& acks = work->acks;
+  std::vector<std::pair<size_t, std::string>>& dead = work->dead;
+  std::vector<LoggedPut> puts;
+  absl::Status model_error;
+  for (size_t i = 0; i < work->to_embed.size(); ++i) {
+    EmbeddedPhoto photo = work->batch->Take(i);
+    Work::ToEmbed& e = work->to_embed[i];
+    if (photo.model_failed) {
+      if (model_error.ok()) model_error = photo.status;
+    } else if (!photo.status.ok()) {
+      dead.emplace_back(e.entry, absl::StrCat("photo ", e.listing.image_url.substr(0, 256), ": ",
+                                              photo.status.message()));
+    } else {
+      puts.push_back({std::move(e.listing), std::move(photo.vectors)});
+    }
+  }
+  if (work->fetching.joinable()) work->fetching.join();
+  // The model failed, not the events: ack none, read them again later.
+  if (!model_error.ok()) return Annotate(model_error, "embedding");
 
   // Durable first; only then visible and acknowledged.
-  RETURN_IF_ERROR(log_->Append(puts, deletes));
+  RETURN_IF_ERROR(log_->Append(puts, work->deletes));
   const int64_t now_ms = NowUnixMillis();
   for (const LoggedPut& put : puts) {
     absl::StatusOr<LiveShard::PutResult> r = live_->Put(put.listing, put.vectors, &set);
     if (!r.ok()) return Annotate(r.status(), "adding to the live shard");
     embedded_->Increment();
-    result(*r == LiveShard::PutResult::kAdded      ? "added"
-           : *r == LiveShard::PutResult::kReplaced ? "replaced"
-                                                   : "repeated");
+    Count(*r == LiveShard::PutResult::kAdded      ? "added"
+          : *r == LiveShard::PutResult::kReplaced ? "replaced"
+                                                  : "repeated");
     freshness_->Observe(std::max<int64_t>(0, now_ms - put.listing.event_ms) / 1000.0);
     acks.push_back(put.listing.event_id);
   }
-  for (const LoggedDelete& del : deletes) {
+  for (const LoggedDelete& del : work->deletes) {
     live_->Delete(del.item_id, del.deleted_at);
-    result("delete");
+    Count("delete");
     acks.push_back(del.event_id);
   }
-  if (!deletes.empty()) {
+  if (!work->deletes.empty()) {
     absl::Status published = PublishTombstones();  // retried with the next batch if it fails
     if (!published.ok()) spdlog::warn("ingest: {}; retrying", std::string(published.message()));
   }
   live_items_->Set(static_cast<double>(live_->items()));
+  if (!redis_ || redis_->broken()) RETURN_IF_ERROR(Connect());
 
   // Bad events: to the dead-letter stream with their reason, then acked.
   const std::string dead_stream =
       options_.dead_letter.empty() ? options_.stream + ":dead" : options_.dead_letter;
   for (const auto& [i, reason] : dead) {
-    const StreamEntry& entry = entries[i];
+    const StreamEntry& entry = work->entries[i];
     std::vector<std::string> args = {"XADD", dead_stream, "MAXLEN", "~",
                                      std::to_string(kDeadLetterMaxLen), "*", "dead_event_id",
                                      entry.id, "dead_reason", reason, "dead_consumer",
@@ -304,7 +356,7 @@ absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
     RETURN_IF_ERROR(redis_->Command(args).status());
     spdlog::warn("ingest: event {} to {}: {}", entry.id, dead_stream, reason);
     dead_letters_->Increment();
-    result("dead_letter");
+    Count("dead_letter");
     acks.push_back(entry.id);
   }
   for (size_t from = 0; from < acks.size(); from += kAcksPerCommand) {
@@ -319,6 +371,11 @@ absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
   status_.acked += static_cast<int64_t>(acks.size());
   status_.dead_letters += static_cast<int64_t>(dead.size());
   return absl::OkStatus();
+}
+
+absl::Status Ingester::Process(std::vector<StreamEntry> entries) {
+  if (entries.empty()) return absl::OkStatus();
+  return Finish(Begin(std::move(entries)));
 }
 
 absl::Status Ingester::PublishTombstones() {

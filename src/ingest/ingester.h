@@ -103,7 +103,12 @@ class Ingester {
  private:
   struct Work;
   absl::Status Connect();
-  absl::Status Process(std::vector<StreamEntry> entries);
+  // Parses the entries, acks nothing yet, starts fetching and embedding.
+  std::unique_ptr<Work> Begin(std::vector<StreamEntry> entries);
+  // Collects, logs (fsync), applies, sends dead letters, acknowledges.
+  absl::Status Finish(std::unique_ptr<Work> work);
+  absl::Status Process(std::vector<StreamEntry> entries);  // Begin, then Finish
+  void Count(const char* result);
   absl::Status PublishTombstones();
   void HandoverOnce();
   void Sleep(int ms, const std::atomic<bool>& stop);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/stopwatch.h"
+#include "base/thread_priority.h"
 #include "model/preprocess.h"
 
 namespace photosearch {
@@ -11,6 +12,7 @@ namespace photosearch {
 BatchingEmbedder::BatchingEmbedder(std::vector<std::unique_ptr<Embedder>> replicas, Options options)
     : replicas_(std::move(replicas)),
       max_batch_(options.max_batch > 0 ? options.max_batch : replicas_[0]->preferred_batch()),
+      nice_(options.nice),
       queue_(options.max_queue) {
   for (const auto& replica : replicas_) {
     workers_.emplace_back([this, e = replica.get()] { Run(e); });
@@ -54,6 +56,8 @@ std::future<void> BatchingEmbedder::RunOnWorker(std::function<void()> task) {
 }
 
 void BatchingEmbedder::Run(Embedder* embedder) {
+  // Before the first forward pass: the OpenMP team it starts inherits it.
+  LowerThisThreadPriority(nice_);
   embedder->ConfigureCallingThread();
   const size_t input_size = InputTensorSize(manifest());
   // This thread's first forward pass starts its OpenMP team; pay for it now,

@@ -32,6 +32,11 @@ class BatchingEmbedder {
   struct Options {
     int max_batch = 0;      // 0 = the first replica's preferred_batch()
     size_t max_queue = 64;  // Submit blocks beyond this (back-pressure)
+    // The workers' nice value (and so their OpenMP teams', which they start;
+    // 19 also means SCHED_IDLE, base/thread_priority.h): above 0 the forward
+    // passes yield to the process's other threads, as the ingest's do to the
+    // queries its live shard answers.
+    int nice = 0;
   };
 
   // REQUIRES: at least one replica; all of the same manifest.
@@ -77,6 +82,7 @@ class BatchingEmbedder {
   // Constant after construction.
   const std::vector<std::unique_ptr<Embedder>> replicas_;
   const int max_batch_;
+  const int nice_;
   std::function<void(int, double)> observer_;
 
   BlockingQueue<Request> queue_;

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <regex>
-#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
@@ -50,18 +49,6 @@ absl::StatusOr<std::vector<std::vector<Hit>>> LoadedShard::Search(const float* q
 int64_t LoadedShard::items() const {
   if (live) return static_cast<int64_t>(live->items());
   return manifest.item_count;
-}
-
-int64_t LoadedShard::deleted_items() const {
-  if (live) return 0;
-  std::shared_ptr<const LabelSet> hidden = deleted.load();
-  if (!hidden || hidden->empty()) return 0;
-  // Labels, not items: with detect=all an item has several. Count items.
-  std::unordered_set<std::string_view> items;
-  for (int64_t label = 0; label < hidden->universe(); ++label) {
-    if (hidden->contains(label)) items.insert(shard->ids()[static_cast<size_t>(label)]);
-  }
-  return static_cast<int64_t>(items.size());
 }
 
 namespace {
@@ -135,12 +122,7 @@ ShardManager::ShardManager(Repository* repository, std::string model_id, int dim
       selection_(std::move(selection)) {}
 
 ShardManager::~ShardManager() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stopping_ = true;
-  }
-  poll_cv_.notify_all();
-  if (poller_.joinable()) poller_.join();
+  poller_.Stop();
 }
 
 absl::StatusOr<ShardHandle> ShardManager::Load(const ArtifactKey& key, int64_t version,
@@ -267,16 +249,7 @@ absl::Status ShardManager::Refresh() {
 }
 
 void ShardManager::StartPolling(int interval_ms) {
-  poller_ = std::thread([this, interval_ms] {
-    std::unique_lock<std::mutex> lock(poll_mu_);
-    while (!poll_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
-                              [this] { return stopping_; })) {
-      lock.unlock();
-      absl::Status status = Refresh();  // errors are logged by Refresh
-      (void)status;
-      lock.lock();
-    }
-  });
+  poller_.Start(interval_ms, [this] { (void)Refresh(); });  // errors are logged by Refresh
 }
 
 void ShardManager::UseTombstones(TombstoneFeed* feed) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "base/periodic.h"
 #include "absl/status/status.h"
 #include "artifact/repository.h"
 #include "artifact/window.h"
@@ -65,8 +66,6 @@ struct LoadedShard {
                                                        const SearchParams& params) const;
   // Items searchable now (a live shard's change as it is fed).
   int64_t items() const;
-  // Items hidden by tombstones.
-  int64_t deleted_items() const;
 };
 
 using ShardHandle = std::shared_ptr<const LoadedShard>;
@@ -176,10 +175,7 @@ class ShardManager : public ShardSource {
   std::vector<std::string> last_errors_ ABSL_GUARDED_BY(mu_);
   std::atomic<std::shared_ptr<const ShardSet>> view_{std::make_shared<const ShardSet>()};
 
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool stopping_ ABSL_GUARDED_BY(poll_mu_) = false;
-  std::thread poller_;
+  PeriodicThread poller_;  // last: stopped first
 };
 
 }  // namespace photosearch

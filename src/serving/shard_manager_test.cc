@@ -224,7 +224,7 @@ TEST_F(ShardManagerTest, TombstonesHideItemsInServedAndLaterVersions) {
   ASSERT_TRUE(feed.Refresh().ok());  // the poller's work, here by hand
   // "a" is gone, and still 3 come back.
   EXPECT_THAT(search(3), ::testing::UnorderedElementsAre("b", "c", "d"));
-  EXPECT_EQ(manager.Snapshot()[0]->deleted_items(), 1);
+  EXPECT_EQ(manager.Snapshot()[0]->deleted.load()->count(), 1);
   // A new version is served with the tombstones already applied.
   Publish({"a", "b", "c", "d", "e"});
   ASSERT_TRUE(manager.Refresh().ok());

@@ -5,12 +5,7 @@
 namespace photosearch {
 
 TombstoneFeed::~TombstoneFeed() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stopping_ = true;
-  }
-  poll_cv_.notify_all();
-  if (poller_.joinable()) poller_.join();
+  poller_.Stop();
 }
 
 absl::Status TombstoneFeed::Refresh() {
@@ -33,15 +28,7 @@ absl::Status TombstoneFeed::Refresh() {
 }
 
 void TombstoneFeed::StartPolling(int interval_ms) {
-  poller_ = std::thread([this, interval_ms] {
-    std::unique_lock<std::mutex> lock(poll_mu_);
-    while (!poll_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
-                              [this] { return stopping_; })) {
-      lock.unlock();
-      (void)Refresh();  // logged there
-      lock.lock();
-    }
-  });
+  poller_.Start(interval_ms, [this] { (void)Refresh(); });  // errors are logged by Refresh
 }
 
 void TombstoneFeed::AddListener(std::function<void(const TombstoneSet&)> listener) {

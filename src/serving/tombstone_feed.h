@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "base/periodic.h"
 #include "absl/status/status.h"
 #include "artifact/store.h"
 #include "artifact/tombstone_log.h"
@@ -49,10 +50,7 @@ class TombstoneFeed {
   std::vector<std::function<void(const TombstoneSet&)>> listeners_ ABSL_GUARDED_BY(refresh_mu_);
   std::string last_error_ ABSL_GUARDED_BY(refresh_mu_);
 
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool stopping_ ABSL_GUARDED_BY(poll_mu_) = false;
-  std::thread poller_;
+  PeriodicThread poller_;  // last: stopped first
 };
 
 }  // namespace photosearch

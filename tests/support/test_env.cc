@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <regex>
 #include <stdexcept>
 
 namespace photosearch::testing {
@@ -177,6 +178,13 @@ std::unique_ptr<ChildProcess> StartS3Server(const std::string& data_dir, const s
     setenv("AWS_REGION", "us-east-1", 1);
   }
   return child;
+}
+
+std::string WaitForGrpcAddress(ChildProcess& child, std::chrono::milliseconds timeout) {
+  static const std::regex kAddress(R"(listening on (127\.0\.0\.1:\d+))");
+  std::string line = child.WaitForLine("listening on", timeout);
+  std::smatch m;
+  return std::regex_search(line, m, kAddress) ? m[1].str() : "";
 }
 
 }  // namespace photosearch::testing

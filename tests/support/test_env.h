@@ -62,6 +62,10 @@ class ChildProcess {
 // exit code (or -1) and fills `output`.
 int RunCommand(const std::vector<std::string>& argv, std::string* output);
 
+// Waits for the "listening on HOST:PORT" line an index server or an ingest
+// prints and returns HOST:PORT ("" if it did not come within `timeout`).
+std::string WaitForGrpcAddress(ChildProcess& child, std::chrono::milliseconds timeout);
+
 // Starts `photosearch serve --port 0` on loopback with `extra_args`; sets
 // *port to the port it reports, or -1 if it did not start within 180 s.
 std::unique_ptr<ChildProcess> StartServe(const std::vector<std::string>& extra_args, int* port);
